@@ -1,0 +1,3 @@
+from pbfidelity.cli import main
+
+raise SystemExit(main())

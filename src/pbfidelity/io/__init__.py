@@ -1,0 +1,1 @@
+"""File I/O adapters: readers, writers, samplesheet, MultiQC custom content, versions, atomic outputs."""

@@ -1,0 +1,86 @@
+"""MultiQC custom-content files (``<id>_mqc.yaml``) written by the stage that computed the data.
+
+MultiQC silently drops custom content it cannot parse, so values are converted to plain YAML types here
+(NaN/inf become null) and ids are restricted to safe characters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def to_builtin(value: Any) -> Any:
+    """Recursively convert numpy/pandas values to YAML/JSON-safe builtins (non-finite floats -> None)."""
+    if isinstance(value, Mapping):
+        return {str(k): to_builtin(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray, pd.Index, pd.Series)):
+        return [to_builtin(v) for v in list(value)]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if value is None or (isinstance(value, str)):
+        return value
+    if pd.isna(value):
+        return None
+    return str(value)
+
+
+def write_mqc(
+    directory: Path,
+    mqc_id: str,
+    section_name: str,
+    description: str,
+    plot_type: str,
+    data: Any,
+    pconfig: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
+    """Write one MultiQC custom-content section as ``<directory>/<mqc_id>_mqc.yaml``.
+
+    ``plot_type`` is a MultiQC custom-content type: table, bargraph, linegraph, scatter, heatmap, box,
+    violin or html. ``extra`` passes further top-level keys (e.g. ``parent_id``, ``headers``).
+    """
+    if not _ID_RE.match(mqc_id):
+        raise ValueError(f"MultiQC id {mqc_id!r} must match {_ID_RE.pattern}")
+    doc: dict[str, Any] = {
+        "id": mqc_id,
+        "section_name": section_name,
+        "description": description,
+        "plot_type": plot_type,
+    }
+    doc.update(extra)
+    cfg = {"id": f"{mqc_id}_plot", "title": f"pbfidelity: {section_name}"}
+    cfg.update(pconfig or {})
+    doc["pconfig"] = cfg
+    doc["data"] = data
+    path = Path(directory) / f"{mqc_id}_mqc.yaml"
+    path.write_text(yaml.safe_dump(to_builtin(doc), sort_keys=False, allow_unicode=True))
+    return path
+
+
+def write_mqc_table(
+    directory: Path,
+    mqc_id: str,
+    section_name: str,
+    description: str,
+    table: pd.DataFrame,
+    pconfig: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
+    """Write a DataFrame (index = row names) as a MultiQC table section."""
+    data = {str(idx): {str(c): v for c, v in row.items()} for idx, row in table.iterrows()}
+    return write_mqc(directory, mqc_id, section_name, description, "table", data, pconfig, **extra)

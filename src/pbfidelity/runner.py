@@ -1,0 +1,220 @@
+"""Run the whole job locally, without Nextflow: every stage in the order of ``workflows/pbfidelity.nf``.
+
+The embedded runner is a plain sequential driver. For each step it builds the exact command line that the
+Nextflow module runs (``pbfidelity <stage> ...``), executes it in-process, and writes the layout the
+pipeline publishes: ``<outdir>/<stage>/<dataset>/...``, ``<outdir>/multiqc/``, ``<outdir>/pipeline_info/``.
+A dataset on which a stage cannot run (e.g. a single donor) is reported and skipped; the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pbfidelity import __version__
+from pbfidelity.errors import StageSkipped, UserError
+from pbfidelity.io.samplesheet import SampleRow, datasets, read_samplesheet
+
+log = logging.getLogger("pbfidelity.runner")
+
+
+@dataclass
+class RunContext:
+    """Everything the step builders need: parsed arguments and the validated samplesheet."""
+
+    args: argparse.Namespace
+    rows: list[SampleRow]
+    outdir: Path
+    skipped: dict[str, str] = field(default_factory=dict)  # dataset -> reason
+
+    @property
+    def datasets(self) -> list[str]:
+        return [d for d in datasets(self.rows) if d not in self.skipped]
+
+    def stage_dir(self, stage: str, dataset: str | None = None) -> Path:
+        return self.outdir / stage if dataset is None else self.outdir / stage / dataset
+
+    def common(self) -> list[str]:
+        out = ["--seed", str(self.args.seed)]
+        if self.args.gene_annotation:
+            out += ["--gene-annotation", str(self.args.gene_annotation)]
+        return out
+
+
+Builder = Callable[[RunContext, str], "list[str] | None"]
+
+
+def _qc(ctx: RunContext, ds: str) -> list[str]:
+    return ["qc", "--input", str(ctx.args.input), "--dataset", ds, "--outdir", str(ctx.stage_dir("qc", ds)),
+            *ctx.common()]
+
+
+def _pseudobulk(ctx: RunContext, ds: str) -> list[str]:
+    qc = ctx.stage_dir("qc", ds)
+    argv = ["pseudobulk", "--input", str(ctx.args.input), "--dataset", ds,
+            "--cell-qc", str(qc / "cell_qc.tsv.gz"), "--bulk-qc", str(qc / "bulk_qc.tsv"),
+            "--outdir", str(ctx.stage_dir("pseudobulk", ds)), *ctx.common()]
+    if ctx.args.proportions:
+        argv += ["--proportions", str(ctx.args.proportions)]
+    return argv
+
+
+def _profiles(ctx: RunContext, ds: str) -> Path:
+    return ctx.stage_dir("pseudobulk", ds) / "profiles.h5ad"
+
+
+def _metrics(ctx: RunContext, ds: str) -> list[str]:
+    return ["metrics", "--profiles", str(_profiles(ctx, ds)), "--outdir", str(ctx.stage_dir("metrics", ds)),
+            *ctx.common()]
+
+
+def _discriminate(ctx: RunContext, ds: str) -> list[str]:
+    return ["discriminate", "--profiles", str(_profiles(ctx, ds)),
+            "--outdir", str(ctx.stage_dir("discriminate", ds)), "--seed", str(ctx.args.seed)]
+
+
+def _calibrate(ctx: RunContext, ds: str) -> list[str]:
+    return ["calibrate", "--profiles", str(_profiles(ctx, ds)),
+            "--outdir", str(ctx.stage_dir("calibrate", ds)), "--seed", str(ctx.args.seed)]
+
+
+def _enrich(ctx: RunContext, ds: str) -> list[str] | None:
+    if not ctx.args.gene_sets:
+        return None
+    argv = ["enrich", "--de", str(ctx.stage_dir("metrics", ds) / "de_results.tsv"),
+            "--gene-sets", str(ctx.args.gene_sets), "--outdir", str(ctx.stage_dir("enrich", ds)),
+            "--seed", str(ctx.args.seed)]
+    shap = ctx.stage_dir("discriminate", ds) / "shap_top_genes.tsv"
+    if shap.exists():
+        argv += ["--ranked-genes", str(shap)]
+    return argv
+
+
+def _ssl(ctx: RunContext, ds: str) -> list[str] | None:
+    if not ctx.args.label_column:
+        return None
+    return ["ssl", "--profiles", str(_profiles(ctx, ds)), "--label-column", ctx.args.label_column,
+            "--outdir", str(ctx.stage_dir("ssl", ds)), "--seed", str(ctx.args.seed)]
+
+
+def _report(ctx: RunContext, ds: str) -> list[str]:
+    return ["report", "--results", str(ctx.outdir), "--outdir", str(ctx.stage_dir("report")),
+            "--multiqc-outdir", str(ctx.outdir / "multiqc")]
+
+
+#: (stage, builder, per_dataset, why a None from the builder is fine) in ``workflows/pbfidelity.nf`` order
+STEPS: list[tuple[str, Builder, bool, str]] = [
+    ("qc", _qc, True, ""),
+    ("pseudobulk", _pseudobulk, True, ""),
+    ("metrics", _metrics, True, ""),
+    ("discriminate", _discriminate, True, ""),
+    ("calibrate", _calibrate, True, ""),
+    ("enrich", _enrich, True, "no --gene-sets given"),
+    ("ssl", _ssl, True, "no --label-column given"),
+    ("report", _report, False, ""),
+]
+
+
+def stage_available(stage: str) -> bool:
+    """Whether this installation has the stage (later issues add stages without touching the runner)."""
+    return importlib.util.find_spec(f"pbfidelity.{stage}") is not None
+
+
+def _collate_versions(outdir: Path) -> Path:
+    merged: dict = {"Workflow": {"pbfidelity": __version__}}
+    for path in sorted(outdir.rglob("versions.yml")):
+        if "pipeline_info" in path.parts:
+            continue
+        for process, tools in (yaml.safe_load(path.read_text()) or {}).items():
+            merged.setdefault(process, {}).update(tools)
+    info = outdir / "pipeline_info"
+    info.mkdir(parents=True, exist_ok=True)
+    target = info / "pbfidelity_software_versions.yml"
+    target.write_text(yaml.safe_dump(merged, sort_keys=True))
+    return target
+
+
+def run_pipeline(args: argparse.Namespace) -> dict:
+    """Validate the samplesheet, run every available stage in order, return the run summary."""
+    from tqdm import tqdm
+
+    from pbfidelity.cli import dispatch
+
+    rows = read_samplesheet(args.input, allow_parent_paths=not args.no_parent_paths)
+    outdir = Path(args.outdir)
+    ctx = RunContext(args=args, rows=rows, outdir=outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    steps: list[tuple[str, str | None]] = []
+    notes: list[dict] = []
+    for stage, _builder, per_dataset, _why in STEPS:
+        if not stage_available(stage):
+            notes.append({"stage": stage, "status": "not available in this version"})
+            log.warning("stage %s: not available in this version of pbfidelity; skipped", stage)
+            continue
+        steps += [(stage, ds) for ds in (datasets(rows) if per_dataset else [None])]
+    builders = {s: (b, why) for s, b, _p, why in STEPS}
+    summary: dict = {"pbfidelity": __version__, "input": str(args.input), "outdir": str(outdir), "steps": notes}
+    bar = tqdm(steps, desc="pbfidelity", unit="step", disable=args.no_progress)
+    for stage, ds in bar:
+        bar.set_postfix_str(f"{stage}{'' if ds is None else ' ' + ds}")
+        if ds is not None and ds in ctx.skipped:
+            summary["steps"].append({"stage": stage, "dataset": ds, "status": "skipped",
+                                     "reason": f"dataset skipped earlier: {ctx.skipped[ds]}"})
+            continue
+        builder, why_none = builders[stage]
+        argv = builder(ctx, ds or "")
+        if argv is None:
+            log.info("stage %s%s: not run (%s)", stage, "" if ds is None else f" [{ds}]", why_none)
+            summary["steps"].append({"stage": stage, "dataset": ds, "status": "not run", "reason": why_none})
+            continue
+        if args.quiet:
+            argv = [*argv, "--quiet"]
+        t0 = time.perf_counter()
+        try:
+            dispatch(argv)
+        except StageSkipped as exc:
+            log.warning("stage %s [%s]: skipped: %s", stage, ds, exc)
+            if stage in ("qc", "pseudobulk") and ds is not None:
+                ctx.skipped[ds] = str(exc)
+            summary["steps"].append({"stage": stage, "dataset": ds, "status": "skipped", "reason": str(exc)})
+            continue
+        except UserError as exc:
+            raise UserError(f"stage {stage}{'' if ds is None else f' [{ds}]'}: {exc}") from exc
+        summary["steps"].append({"stage": stage, "dataset": ds, "status": "done",
+                                 "seconds": round(time.perf_counter() - t0, 2), "command": ["pbfidelity", *argv]})
+    _collate_versions(outdir)
+    info = outdir / "pipeline_info"
+    (info / "run_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", required=True, type=Path, help="samplesheet CSV/TSV (see README)")
+    p.add_argument("--outdir", required=True, type=Path, help="results folder (<outdir>/<stage>/<dataset>/...)")
+    p.add_argument("--seed", type=int, default=42, help="seed for every random step")
+    p.add_argument("--gene-annotation", type=Path, help="gene annotation TSV (ENSEMBL, SYMBOL, GENETYPE, CHR)")
+    p.add_argument("--gene-sets", type=Path, help="GMT file of gene sets for the enrich stage")
+    p.add_argument("--proportions", type=Path,
+                   help="TSV of target cell-type proportions per sample for proportion-matched pseudo-bulk")
+    p.add_argument("--label-column", help="samplesheet column with the phenotype label for the ssl stage")
+    p.add_argument("--no-parent-paths", action="store_true",
+                   help="refuse samplesheet paths that leave the samplesheet's folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = run_pipeline(args)
+    report = Path(args.outdir) / "multiqc" / "multiqc_report.html"
+    done = sum(1 for s in summary["steps"] if s.get("status") == "done")
+    print(f"pbfidelity run: {done} steps done; results in {args.outdir}")
+    if report.exists():
+        print(f"Report: {report.resolve()}")
+    return 0
