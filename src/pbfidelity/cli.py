@@ -30,7 +30,8 @@ def command_modules() -> dict[str, str]:
     found = {}
     for stage in STAGES:
         if importlib.util.find_spec(f"pbfidelity.{stage}") is not None:
-            found[stage] = f"pbfidelity.{stage}.cli"
+            if importlib.util.find_spec(f"pbfidelity.{stage}.cli") is not None:
+                found[stage] = f"pbfidelity.{stage}.cli"
     for name, module in EXTRA_COMMANDS.items():
         if importlib.util.find_spec(module.rsplit(".", 1)[0]) is not None:
             found[name] = module

@@ -115,7 +115,9 @@ def read_samplesheet(path: str | Path, allow_parent_paths: bool = True) -> list[
         for col in ("bulk", "singlecell"):
             p = Path(raw[col])
             if not allow_parent_paths and (p.is_absolute() or ".." in p.parts):
-                raise UserError(f"{path}: row {line}, column '{col}': path {raw[col]!r} leaves the samplesheet's folder")
+                raise UserError(
+                    f"{path}: row {line}, column '{col}': path {raw[col]!r} leaves the samplesheet's folder"
+                )
             p = p if p.is_absolute() else base / p
             if not p.exists():
                 raise UserError(f"{path}: row {line}, column '{col}': file {raw[col]!r} does not exist")

@@ -1,0 +1,246 @@
+"""Single-cell counts: ``.h5ad`` (streamed from disk), 10x ``.h5`` (CellRanger >= 3), 10x mtx folders and
+genes x cells CSV/TSV (optionally gzipped).
+
+Every reader returns a :class:`SingleCellSource`: cell metadata, gene ids and a chunk iterator over rows
+(cells) as CSR matrices, so callers can keep memory flat in the number of cells. For ``.h5ad`` the counts
+are taken from ``layers['counts']``, then ``.raw``, then ``X``; non-integer values are refused.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.io
+import scipy.sparse as sp
+
+from pbfidelity.errors import UserError
+
+DEFAULT_CHUNK = 20_000
+
+
+def _check_integer(path: Path, where: str, data: np.ndarray, first_row: int) -> None:
+    if data.size == 0:
+        return
+    if np.issubdtype(data.dtype, np.integer):
+        if (data < 0).any():
+            raise UserError(f"{path}: {where} holds negative values; raw counts are needed")
+        return
+    if not np.all(np.isfinite(data)):
+        raise UserError(f"{path}: {where} holds NaN or infinite values; raw counts are needed")
+    frac = data != np.floor(data)
+    if frac.any():
+        example = float(data[np.argmax(frac)])
+        raise UserError(
+            f"{path}: {where} holds non-integer values (e.g. {example:.4g} near cell {first_row}); it looks "
+            "normalised. pbfidelity needs raw counts: store them in layers['counts'] or .raw"
+        )
+    if (data < 0).any():
+        raise UserError(f"{path}: {where} holds negative values; raw counts are needed")
+
+
+@dataclass
+class SingleCellSource:
+    """Cells of one file: ``obs`` (index = barcodes), ``var_names`` and a chunked CSR reader."""
+
+    path: Path
+    obs: pd.DataFrame
+    var_names: pd.Index
+    matrix_name: str
+    _matrix: object = field(repr=False, default=None)  # in-memory CSR, or a callable(start, stop) -> CSR
+    _close: object = field(repr=False, default=None)
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.obs)
+
+    @property
+    def n_vars(self) -> int:
+        return len(self.var_names)
+
+    def read_rows(self, start: int, stop: int) -> sp.csr_matrix:
+        """Rows ``start:stop`` as CSR (checked to be non-negative integers)."""
+        block = self._matrix[start:stop] if sp.issparse(self._matrix) else self._matrix(start, stop)
+        block = sp.csr_matrix(block)
+        _check_integer(self.path, self.matrix_name, block.data, start)
+        return block
+
+    def iter_chunks(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[tuple[int, sp.csr_matrix]]:
+        """Yield ``(start_row, csr_block)`` over all cells."""
+        for start in range(0, self.n_obs, chunk_size):
+            yield start, self.read_rows(start, min(start + chunk_size, self.n_obs))
+
+    def to_memory(self) -> sp.csr_matrix:
+        """All cells as one CSR matrix (for small files and tests)."""
+        blocks = [b for _, b in self.iter_chunks()]
+        return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, self.n_vars))
+
+    def close(self) -> None:
+        if callable(self._close):
+            self._close()
+
+    def __enter__(self) -> SingleCellSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _h5ad_source(path: Path) -> SingleCellSource:
+    import anndata as ad
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot open as HDF5/.h5ad (truncated or corrupt? {exc})") from None
+    try:
+        if "obs" not in f or "var" not in f:
+            raise UserError(f"{path}: not an AnnData .h5ad file (no 'obs'/'var' groups)")
+        obs = ad.io.read_elem(f["obs"])
+        if "layers" in f and "counts" in f["layers"]:
+            elem, name, var = f["layers"]["counts"], "layers['counts']", ad.io.read_elem(f["var"])
+        elif "raw" in f and "X" in f["raw"]:
+            elem, name, var = f["raw"]["X"], ".raw.X", ad.io.read_elem(f["raw"]["var"])
+        elif "X" in f:
+            elem, name, var = f["X"], "X", ad.io.read_elem(f["var"])
+        else:
+            raise UserError(f"{path}: .h5ad has no X, .raw or layers['counts']")
+        if isinstance(elem, h5py.Group):
+            fmt = elem.attrs.get("encoding-type", "")
+            mat = ad.io.sparse_dataset(elem)
+            if fmt == "csc_matrix":  # row slices of CSC are slow but correct; issue a note via name
+                name += " (CSC)"
+
+            def reader(start: int, stop: int, _m=mat):
+                return _m[start:stop]
+        else:
+
+            def reader(start: int, stop: int, _d=elem):
+                return sp.csr_matrix(_d[start:stop])
+
+        shape = (len(obs), len(var))
+        if isinstance(elem, h5py.Group):
+            shape_attr = tuple(elem.attrs.get("shape", shape))
+        else:
+            shape_attr = elem.shape
+        if tuple(shape_attr) != shape:
+            raise UserError(f"{path}: {name} has shape {tuple(shape_attr)} but obs x var is {shape}")
+    except UserError:
+        f.close()
+        raise
+    except (KeyError, OSError, ValueError, TypeError) as exc:
+        f.close()
+        raise UserError(f"{path}: cannot read .h5ad ({type(exc).__name__}: {exc})") from None
+    obs.index = obs.index.astype(str)
+    return SingleCellSource(path, obs, pd.Index(var.index.astype(str)), name, reader, f.close)
+
+
+def _tenx_h5_source(path: Path) -> SingleCellSource:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot open as a 10x HDF5 file ({exc})") from None
+    with f:
+        if "matrix" not in f:
+            groups = list(f.keys())
+            raise UserError(
+                f"{path}: 10x HDF5 in the CellRanger v2 layout (genome group(s) {groups}); "
+                "only the CellRanger >= 3 layout (group 'matrix') is supported"
+            )
+        g = f["matrix"]
+        try:
+            n_genes, n_cells = (int(x) for x in g["shape"][()])
+            mat = sp.csc_matrix((g["data"][()], g["indices"][()], g["indptr"][()]), shape=(n_genes, n_cells))
+            feats = g["features"]
+            ids = [x.decode() for x in feats["id"][()]]
+            ftype = [x.decode() for x in feats["feature_type"][()]] if "feature_type" in feats else None
+            barcodes = [x.decode() for x in g["barcodes"][()]]
+        except KeyError as exc:
+            raise UserError(f"{path}: 10x HDF5 lacks dataset {exc}") from None
+    X = mat.T.tocsr()
+    keep = np.array([t == "Gene Expression" for t in ftype]) if ftype else np.ones(len(ids), bool)
+    X = X[:, np.flatnonzero(keep)]
+    var = pd.Index(np.asarray(ids)[keep])
+    return SingleCellSource(path, pd.DataFrame(index=pd.Index(barcodes, name="barcode")), var, "matrix", X)
+
+
+def _open_text(p: Path):
+    return gzip.open(p, "rt") if p.name.endswith(".gz") else open(p)
+
+
+def _find(folder: Path, names: tuple[str, ...]) -> Path:
+    for n in names:
+        for cand in (folder / n, folder / f"{n}.gz"):
+            if cand.exists():
+                return cand
+    raise UserError(f"{folder}: 10x mtx folder lacks {' or '.join(names)} (optionally .gz)")
+
+
+def _mtx_source(folder: Path) -> SingleCellSource:
+    mtx = _find(folder, ("matrix.mtx",))
+    feats = _find(folder, ("features.tsv", "genes.tsv"))
+    bcs = _find(folder, ("barcodes.tsv",))
+    try:
+        with gzip.open(mtx, "rb") if mtx.name.endswith(".gz") else open(mtx, "rb") as fh:
+            m = scipy.io.mmread(fh)
+    except (ValueError, OSError, EOFError) as exc:
+        raise UserError(f"{mtx}: cannot parse Matrix Market file ({exc})") from None
+    features = pd.read_csv(feats, sep="\t", header=None, dtype=str)
+    barcodes = pd.read_csv(bcs, sep="\t", header=None, dtype=str)[0]
+    if m.shape != (len(features), len(barcodes)):
+        raise UserError(
+            f"{mtx}: matrix shape {m.shape} does not match {len(features)} features x "
+            f"{len(barcodes)} barcodes"
+        )
+    X = sp.csr_matrix(m.T)
+    if features.shape[1] >= 3:
+        keep = (features[2] == "Gene Expression").to_numpy()
+        X, features = X[:, np.flatnonzero(keep)], features[keep]
+    obs = pd.DataFrame(index=pd.Index(barcodes.to_numpy(), name="barcode"))
+    return SingleCellSource(folder, obs, pd.Index(features[0].to_numpy()), "matrix.mtx", X)
+
+
+def _csv_source(path: Path) -> SingleCellSource:
+    name = path.name.lower().removesuffix(".gz")
+    sep = "\t" if name.endswith((".tsv", ".txt")) else ","
+    try:
+        df = pd.read_csv(path, sep=sep, index_col=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as exc:
+        raise UserError(f"{path}: cannot parse genes x cells table ({exc})") from None
+    if df.shape[1] == 0:
+        raise UserError(f"{path}: found a single column; check the delimiter (CSV: comma, TSV: tab)")
+    values = df.apply(pd.to_numeric, errors="coerce")
+    if values.isna().to_numpy().any():
+        r, c = np.argwhere(values.isna().to_numpy())[0]
+        raise UserError(f"{path}: gene '{df.index[r]}', cell '{df.columns[c]}': missing or non-numeric value")
+    X = sp.csr_matrix(values.to_numpy().T)
+    obs = pd.DataFrame(index=pd.Index(df.columns.astype(str), name="barcode"))
+    return SingleCellSource(path, obs, pd.Index(df.index.astype(str)), "matrix", X)
+
+
+def open_singlecell(path: str | Path) -> SingleCellSource:
+    """Open a single-cell counts file by its format (see module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: single-cell file does not exist")
+    name = path.name.lower()
+    if path.is_dir():
+        src = _mtx_source(path)
+    elif name.endswith(".h5ad"):
+        src = _h5ad_source(path)
+    elif name.endswith(".h5"):
+        src = _tenx_h5_source(path)
+    elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")):
+        src = _csv_source(path)
+    else:
+        raise UserError(f"{path}: unknown single-cell format (expected .h5ad, 10x .h5, mtx folder, CSV/TSV)")
+    if not src.obs.index.is_unique:
+        dup = src.obs.index[src.obs.index.duplicated()][0]
+        src.close()
+        raise UserError(f"{path}: duplicate cell barcode '{dup}'; barcodes must be unique within a file")
+    return src

@@ -1,0 +1,238 @@
+"""Quality control of single cells (MAD outliers per sample) and bulk samples (library metrics, replicate outliers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger("pbfidelity.qc")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", required=True, type=Path, help="samplesheet CSV/TSV")
+    p.add_argument("--dataset", help="dataset to process (default: the only dataset in the samplesheet)")
+    p.add_argument("--outdir", required=True, type=Path, help="output folder for this dataset")
+    p.add_argument(
+        "--gene-annotation", type=Path, help="annotation TSV (ENSEMBL, SYMBOL, CHR) for mito/ribo genes"
+    )
+    p.add_argument(
+        "--sc-sample-key", default="sample", help="obs column of the single-cell files holding sc_id"
+    )
+    p.add_argument("--nmads-counts", type=float, default=5.0, help="MADs of log total counts (both sides)")
+    p.add_argument("--nmads-genes", type=float, default=5.0, help="MADs of log detected genes (both sides)")
+    p.add_argument(
+        "--nmads-mito", type=float, default=3.0, help="MADs of %% mitochondrial counts (upper side)"
+    )
+    p.add_argument(
+        "--max-pct-mito", type=float, default=20.0, help="hard upper limit on %% mitochondrial counts"
+    )
+    p.add_argument("--min-counts", type=int, default=0, help="minimum total counts per cell")
+    p.add_argument("--min-genes", type=int, default=0, help="minimum detected genes per cell")
+    p.add_argument(
+        "--replicate-outlier-factor",
+        type=float,
+        default=3.0,
+        help="drop a bulk sample whose unassigned count is > F x or < 1/F x the median",
+    )
+    p.add_argument(
+        "--round-bulk-counts", action="store_true", help="round non-integer bulk counts (e.g. Salmon)"
+    )
+    p.add_argument("--chunk-size", type=int, default=20_000, help="cells read per chunk")
+    p.add_argument(
+        "--seed", type=int, default=42, help="random seed (QC is deterministic; kept for uniformity)"
+    )
+
+
+def select_dataset(rows, dataset: str | None, path: Path):
+    """The rows of ``dataset`` (or of the only dataset)."""
+    from pbfidelity.errors import UserError
+    from pbfidelity.io.samplesheet import datasets
+
+    grouped = datasets(rows)
+    if dataset is None:
+        if len(grouped) > 1:
+            raise UserError(f"{path}: holds datasets {list(grouped)}; choose one with --dataset")
+        return next(iter(grouped.values()))
+    if dataset not in grouped:
+        raise UserError(f"{path}: no rows for dataset '{dataset}' (datasets: {list(grouped)})")
+    return grouped[dataset]
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from pbfidelity.io.assign import assign_cells, group_by_file
+    from pbfidelity.io.atomic import atomic_outdir
+    from pbfidelity.io.bulk import read_bulk_counts, select_samples
+    from pbfidelity.io.genes import GeneAnnotation
+    from pbfidelity.io.mqc import write_mqc, write_mqc_table
+    from pbfidelity.io.samplesheet import read_samplesheet
+    from pbfidelity.io.singlecell import open_singlecell
+    from pbfidelity.io.versions import write_versions
+    from pbfidelity.qc.bulk import bulk_metrics, replicate_outliers
+    from pbfidelity.qc.cells import CellQCParams, cell_metrics, flag_cells
+    from pbfidelity.qc.genes import mito_ribo_masks
+
+    rows = select_dataset(read_samplesheet(args.input), args.dataset, args.input)
+    ds = rows[0].dataset
+    annotation = GeneAnnotation.read(args.gene_annotation) if args.gene_annotation else None
+    params = CellQCParams(
+        args.nmads_counts,
+        args.nmads_genes,
+        args.nmads_mito,
+        args.max_pct_mito,
+        args.min_counts,
+        args.min_genes,
+    )
+
+    cell_tables = []
+    for path, file_rows in group_by_file(rows).items():
+        with open_singlecell(path) as src:
+            members = assign_cells(file_rows, src.obs, args.sc_sample_key, path)
+            mito, ribo = mito_ribo_masks(src.var_names, annotation)
+            if not mito.any():
+                log.warning(
+                    "%s: no mitochondrial genes recognised; %% mito is 0 (pass --gene-annotation for "
+                    "Ensembl ids)",
+                    path,
+                )
+            used = np.zeros(src.n_obs, dtype=bool)
+            for idx in members.values():
+                used[idx] = True
+            parts = []
+            for start, block in src.iter_chunks(args.chunk_size):
+                sel = np.flatnonzero(used[start : start + block.shape[0]])
+                parts.append(cell_metrics(block[sel], mito, ribo).set_index(start + sel))
+            per_cell = pd.concat(parts)
+            tables = []
+            for sample, idx in members.items():
+                t = per_cell.loc[idx].reset_index(drop=True)
+                t.insert(0, "barcode", src.obs.index[idx])
+                t.insert(0, "sample", sample)
+                tables.append(t)
+            cell_tables.append(pd.concat(tables, ignore_index=True))
+    cells = pd.concat(cell_tables, ignore_index=True)
+    cells = flag_cells(cells, cells["sample"].to_numpy(), params)
+
+    bulk_tables = []
+    by_bulk: dict = {}
+    for r in rows:
+        by_bulk.setdefault(r.bulk.resolve(), []).append(r)
+    for path, brow in by_bulk.items():
+        bulk = read_bulk_counts(path, round_fractional=args.round_bulk_counts)
+        counts = select_samples(bulk, [r.bulk_id for r in brow], {r.bulk_id: r.row for r in brow})
+        mito, _ = mito_ribo_masks(counts.index, annotation)
+        m = bulk_metrics(counts, mito)
+        m.insert(0, "sample", [r.sample for r in brow])
+        m.index.name = "bulk_id"
+        un = bulk.unassigned
+        m["unassigned"] = un.reindex(m.index).to_numpy() if un is not None else np.nan
+        bulk_tables.append(m.reset_index())
+    bulk_qc = pd.concat(bulk_tables, ignore_index=True)[
+        ["sample", "bulk_id", "library_size", "n_genes", "pct_mito", "unassigned"]
+    ]
+    if bulk_qc["unassigned"].notna().all():
+        bulk_qc["replicate_outlier"] = replicate_outliers(
+            bulk_qc["unassigned"], args.replicate_outlier_factor
+        ).to_numpy()
+    else:
+        bulk_qc["replicate_outlier"] = False
+    bulk_qc["pass_qc"] = ~bulk_qc["replicate_outlier"] & (bulk_qc["library_size"] > 0)
+
+    g = cells.groupby("sample", sort=False)
+    per_sample = pd.DataFrame(
+        {
+            "n_cells": g.size(),
+            "n_cells_pass": g["pass_qc"].sum().astype(int),
+            "median_counts": g["total_counts"].median(),
+            "median_genes": g["n_genes"].median(),
+            "median_pct_mito": g["pct_mito"].median(),
+            "median_pct_ribo": g["pct_ribo"].median(),
+        }
+    )
+    per_sample = per_sample.join(
+        bulk_qc.set_index("sample")[["library_size", "n_genes", "pass_qc"]].rename(
+            columns={
+                "library_size": "bulk_library_size",
+                "n_genes": "bulk_n_genes",
+                "pass_qc": "bulk_pass_qc",
+            }
+        )
+    )
+    per_sample.index.name = "sample"
+    summary = {
+        "dataset": ds,
+        "n_samples": len(rows),
+        "n_cells": int(len(cells)),
+        "n_cells_pass": int(cells["pass_qc"].sum()),
+        "n_bulk_pass": int(bulk_qc["pass_qc"].sum()),
+        "bulk_dropped": bulk_qc.loc[~bulk_qc["pass_qc"], "sample"].tolist(),
+        "params": vars(params) if hasattr(params, "__dict__") else {},
+    }
+    summary["params"] = {k: getattr(params, k) for k in params.__dataclass_fields__}
+
+    with atomic_outdir(args.outdir) as tmp:
+        cells.to_csv(
+            tmp / "cell_qc.tsv.gz",
+            sep="\t",
+            index=False,
+            float_format="%.6g",
+            compression={"method": "gzip", "mtime": 0},
+        )
+        bulk_qc.to_csv(tmp / "bulk_qc.tsv", sep="\t", index=False, float_format="%.6g")
+        per_sample.to_csv(tmp / "sample_qc.tsv", sep="\t", float_format="%.6g")
+        (tmp / "qc_summary.json").write_text(json.dumps(summary, indent=2))
+        label = {s: f"{ds}_{s}" for s in per_sample.index}
+        table = per_sample.rename(index=label)
+        write_mqc_table(
+            tmp,
+            f"pbf_qc_{ds}_samples",
+            f"QC summary ({ds})",
+            "Per sample: single cells before/after QC, median cell metrics and the bulk library.",
+            table,
+            parent_id="pbf_qc",
+            parent_name="Quality control",
+        )
+        bars = {
+            label[s]: {"pass": int(r.n_cells_pass), "fail": int(r.n_cells - r.n_cells_pass)}
+            for s, r in per_sample.iterrows()
+        }
+        write_mqc(
+            tmp,
+            f"pbf_qc_{ds}_cells",
+            f"Cells passing QC ({ds})",
+            "Cells kept and removed by the MAD-based filters, per sample.",
+            "bargraph",
+            bars,
+            {"ylab": "cells", "cpswitch_counts_label": "cells"},
+            parent_id="pbf_qc",
+            parent_name="Quality control",
+        )
+        box = {
+            label[s]: sub["total_counts"].astype(float).tolist()
+            for s, sub in cells.groupby("sample", sort=False)
+        }
+        write_mqc(
+            tmp,
+            f"pbf_qc_{ds}_counts_box",
+            f"Counts per cell ({ds})",
+            "Distribution of total counts per cell, per sample (before filtering).",
+            "box",
+            box,
+            {"xlab": "total counts per cell"},
+            parent_id="pbf_qc",
+            parent_name="Quality control",
+        )
+        write_versions(tmp, "qc", ["numpy", "pandas", "anndata", "h5py", "scipy"])
+    log.info(
+        "qc %s: %d/%d cells pass, %d/%d bulk samples pass",
+        ds,
+        summary["n_cells_pass"],
+        summary["n_cells"],
+        summary["n_bulk_pass"],
+        len(rows),
+    )
+    return 0
