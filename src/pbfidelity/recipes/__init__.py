@@ -1,0 +1,1 @@
+"""Recipes that turn public paired data sets into pbfidelity inputs (samplesheet + files)."""

@@ -1,0 +1,32 @@
+"""Prepare a public paired data set as pbfidelity input (samplesheet, bulk matrix, h5ad, proportions)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", choices=["cellbench"], help="which data set")
+    p.add_argument("--data-dir", required=True, type=Path, help="folder with the data set's files")
+    p.add_argument("--outdir", required=True, type=Path, help="folder to write the pbfidelity input into")
+    p.add_argument(
+        "--mixes",
+        nargs="+",
+        default=["cellmix5"],
+        help="CellBench pool series to use as the bulk side (cellmix5 = 90-cell pools)",
+    )
+    p.add_argument("--keep-poor-quality", action="store_true", help="keep pools flagged poor_quality")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pbfidelity.io.atomic import atomic_outdir
+    from pbfidelity.recipes.cellbench import prepare_cellbench
+
+    with atomic_outdir(args.outdir) as tmp:
+        paths = prepare_cellbench(args.data_dir, tmp, tuple(args.mixes), args.keep_poor_quality)
+    print(
+        f"wrote {args.outdir / paths['samplesheet'].name}; run with "
+        f"--proportions {args.outdir / paths['proportions'].name}"
+    )
+    return 0
