@@ -154,7 +154,15 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     outdir.mkdir(parents=True, exist_ok=True)
     steps: list[tuple[str, str | None]] = []
     notes: list[dict] = []
+    skip = set(args.skip_stages or [])
+    unknown = skip - {s for s, *_ in STEPS}
+    if unknown:
+        raise UserError(f"--skip-stages: unknown stage(s) {sorted(unknown)}; stages: {[s for s, *_ in STEPS]}")
     for stage, _builder, per_dataset, _why in STEPS:
+        if stage in skip:
+            notes.append({"stage": stage, "status": "not run", "reason": "--skip-stages"})
+            log.warning("stage %s: not run (--skip-stages)", stage)
+            continue
         if not stage_available(stage):
             notes.append({"stage": stage, "status": "not available in this version"})
             log.warning("stage %s: not available in this version of pbfidelity; skipped", stage)
@@ -207,6 +215,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", help="samplesheet column with the phenotype label for the ssl stage")
     p.add_argument("--no-parent-paths", action="store_true",
                    help="refuse samplesheet paths that leave the samplesheet's folder")
+    p.add_argument("--skip-stages", nargs="+", metavar="STAGE", help="stages not to run (reported as not run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -1,0 +1,62 @@
+import json
+
+import anndata as ad
+import numpy as np
+import pytest
+import yaml
+
+from pbfidelity.simulate import SimulationParams, simulate, write_simulation
+
+
+def test_run_writes_the_pipeline_layout(tmp_path, cli):
+    write_simulation(simulate(SimulationParams(n_donors=4, cells_per_sample=80, n_genes=600)), tmp_path / "in")
+    out = tmp_path / "results"
+    proc = cli("run", "--input", tmp_path / "in" / "samplesheet.csv", "--outdir", out, "--no-progress",
+               "--skip-stages", "metrics", "discriminate", "calibrate", "enrich", "ssl", "report")
+    assert f"results in {out}" in proc.stdout
+    assert (out / "qc" / "sim" / "cell_qc.tsv.gz").exists()
+    prof = ad.read_h5ad(out / "pseudobulk" / "sim" / "profiles.h5ad")
+    assert (prof.obs["modality"] == "bulk").sum() == 4 and (prof.obs["modality"] == "pseudobulk").sum() == 4
+    summary = json.loads((out / "pipeline_info" / "run_summary.json").read_text())
+    done = [(s["stage"], s.get("dataset")) for s in summary["steps"] if s["status"] == "done"]
+    assert done == [("qc", "sim"), ("pseudobulk", "sim")]
+    assert {s["stage"] for s in summary["steps"] if s["status"] == "not run"} >= {"metrics", "report"}
+    versions = yaml.safe_load((out / "pipeline_info" / "pbfidelity_software_versions.yml").read_text())
+    assert {"PBF_QC", "PBF_PSEUDOBULK"} <= set(versions)
+    assert not list(out.rglob(".pbf-tmp-*"))
+
+
+def test_run_bad_samplesheet_fails_cleanly(tmp_path, cli):
+    (tmp_path / "s.csv").write_text("dataset,sample\nd,S1\n")
+    proc = cli("run", "--input", tmp_path / "s.csv", "--outdir", tmp_path / "r", check=False)
+    assert proc.returncode == 2 and "required column(s) bulk, singlecell missing" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.realdata
+def test_cellbench_pools_vs_proportion_matched_pseudobulk(shared_data, tmp_path, cli):
+    cli("recipe", "cellbench", "--data-dir", shared_data / "cellbench", "--outdir", tmp_path / "in")
+    out = tmp_path / "results"
+    cli("run", "--input", tmp_path / "in" / "samplesheet.csv", "--outdir", out, "--no-progress",
+        "--proportions", tmp_path / "in" / "proportions.tsv",
+        "--gene-annotation", shared_data / "genesets" / "human_gene_annotation.tsv.gz",
+        "--skip-stages", "metrics", "discriminate", "calibrate", "enrich", "ssl", "report")
+    prof = ad.read_h5ad(out / "pseudobulk" / "cellbench_cellmix5" / "profiles.h5ad")
+    obs = prof.obs
+    bulk, pb = obs[obs["modality"] == "bulk"], obs[obs["modality"] == "pseudobulk"]
+    assert len(bulk) == len(pb) == 21 and set(pb["pb_method"]) == {"proportion"}
+    assert (pb["n_cells"] == 90).all()  # each pool's pseudo-bulk sums as many cells as the pool had
+    assert prof.n_vars > 10_000
+    # n_counts is the library over all shared genes; the detection filter keeps almost all of it
+    kept = prof.X.sum(axis=1) / obs["n_counts"].to_numpy()
+    assert np.all(kept <= 1) and np.all(kept > 0.95)
+    logcpm = prof.layers["logcpm"]
+    pos = {name: i for i, name in enumerate(prof.obs_names)}
+    matched, unmatched = [], []
+    for s in bulk["sample"]:
+        b = logcpm[pos[f"cellbench_cellmix5:{s}:bulk"]]
+        for t in pb["sample"]:
+            r = np.corrcoef(b, logcpm[pos[f"cellbench_cellmix5:{t}:proportion"]])[0, 1]
+            (matched if s == t else unmatched).append(r)
+    assert np.mean(matched) > 0.85
+    assert np.mean(matched) > np.mean(unmatched)
