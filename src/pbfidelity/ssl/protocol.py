@@ -1,0 +1,335 @@
+"""The ssl evaluation protocol: donor-grouped folds -> pre-training -> label-fraction curves (+ modality).
+
+For each outer fold (stratified, grouped by donor/patient):
+1. the pre-training split is every profile of the training donors (all modalities and pseudo-replicates)
+   plus any extra unlabeled profile; input preparation is fit on it alone;
+2. its donors are split again: a validation part for early stopping of each SSL method;
+3. for each label fraction and repeat, a donor-grouped stratified subset of the training donors' labelled
+   profiles trains the probes, fine-tuned encoders and baselines, which are scored on held-out donors;
+4. with both modalities present, an encoder pre-trained on training donors' bulk embeds bulk and
+   pseudo-bulk for the modality analysis (:mod:`pbfidelity.ssl.modality`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pbfidelity.errors import StageSkipped
+from pbfidelity.ssl.config import SSLConfig
+from pbfidelity.ssl.data import SSLData
+from pbfidelity.ssl.downstream import (
+    METRICS,
+    finetune_predict,
+    logreg_predict,
+    mlp_predict,
+    scores,
+    xgboost_predict,
+)
+from pbfidelity.ssl.modality import pair_top1, separability_auc, transfer_scores
+from pbfidelity.ssl.prepare import fit_prep
+from pbfidelity.ssl.splits import label_subset, max_folds, outer_folds, validation_groups
+from pbfidelity.ssl.torchutil import sub_seed
+
+log = logging.getLogger("pbfidelity.ssl")
+
+
+@dataclass
+class SSLResult:
+    """Tables and objects of one protocol run (see :func:`run_protocol`)."""
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    first_match: pd.DataFrame
+    losses: pd.DataFrame
+    modality: pd.DataFrame
+    checkpoints: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def _pretrain_all(methods, x_pre, groups_pre, cfg: SSLConfig, seed: int, device: str):
+    from pbfidelity.ssl.pretrain import pretrain
+
+    val = validation_groups(
+        groups_pre, cfg.pretrain.val_fraction, np.random.default_rng(sub_seed(seed, "val"))
+    )
+    if (~val).sum() < 4:  # too few profiles to hold any out
+        val[:] = False
+    out = {}
+    for m in methods:
+        out[m] = pretrain(
+            m, x_pre[~val], x_pre[val] if val.any() else None, cfg.encoder, cfg.pretrain, seed, device
+        )
+        log.info(
+            "pre-trained %s: best epoch %d of %d (%.1f s)",
+            m,
+            out[m].best_epoch,
+            len(out[m].history),
+            out[m].seconds,
+        )
+    return out
+
+
+def _history(res, analysis: str, fold: int) -> pd.DataFrame:
+    h = res.history.copy()
+    h.insert(0, "method", res.method)
+    h.insert(0, "fold", fold)
+    h.insert(0, "analysis", analysis)
+    h["best"] = h["epoch"] == res.best_epoch
+    return h
+
+
+def _model_predictions(
+    models, emb_tr, emb_te, x_tr, y_tr, x_te, n_classes, cfg: SSLConfig, seed: int, device: str
+):
+    """Yield (model name, family, predictions) for every SSL model and baseline on one labelled subset."""
+    for m, res in models.items():
+        yield f"{m}_probe", "ssl_probe", logreg_predict(emb_tr[m], y_tr, emb_te[m], scale=True)
+        yield (
+            f"{m}_finetune",
+            "ssl_finetune",
+            finetune_predict(
+                res.encoder, x_tr, y_tr, x_te, n_classes, cfg.downstream, sub_seed(seed, m, "ft"), device
+            ),
+        )
+    for b in cfg.baselines:
+        if b == "mlp":
+            pred = mlp_predict(
+                x_tr, y_tr, x_te, n_classes, cfg.encoder, cfg.downstream, sub_seed(seed, "mlp"), device
+            )
+        elif b == "xgboost":
+            pred = xgboost_predict(x_tr, y_tr, x_te, n_classes, cfg.downstream, sub_seed(seed, "xgb"))
+        elif b == "logreg":
+            pred = logreg_predict(x_tr, y_tr, x_te, scale=False)
+        else:
+            raise ValueError(f"unknown baseline {b!r}")
+        yield b, "baseline", pred
+
+
+def summarise_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd over folds x repeats per (model, fraction)."""
+    agg = {"n_labelled": ("n_labelled", "mean"), "n_runs": ("fold", "size")}
+    for m in METRICS:
+        agg[f"{m}_mean"] = (m, "mean")
+        agg[f"{m}_sd"] = (m, lambda s: float(np.std(s, ddof=1)) if len(s) > 1 else 0.0)
+    out = runs.groupby(["model", "family", "fraction"], sort=False).agg(**agg).reset_index()
+    return out.sort_values(["family", "model", "fraction"], kind="stable").reset_index(drop=True)
+
+
+def first_matching_fraction(curves: pd.DataFrame, metric: str, tolerance: float = 0.0) -> pd.DataFrame:
+    """For every model, the smallest label fraction whose mean ``metric`` reaches the best baseline at full labels.
+
+    ``target`` = the best baseline's mean at the largest fraction; ``first_fraction`` is NaN when a model never
+    reaches ``target - tolerance``; ``fewer_labels_pct`` compares with the best baseline's own first fraction.
+    """
+    col = f"{metric}_mean"
+    full = curves["fraction"].max()
+    base = curves[(curves["family"] == "baseline") & (curves["fraction"] == full)]
+    if base.empty:
+        return pd.DataFrame()
+    best_row = base.loc[base[col].idxmax()]
+    target = float(best_row[col])
+    rows = []
+    for (model, family), g in curves.groupby(["model", "family"], sort=False):
+        g = g.sort_values("fraction")
+        hit = g[g[col] >= target - tolerance - 1e-12]
+        rows.append(
+            {
+                "model": model,
+                "family": family,
+                "metric": metric,
+                "target": target,
+                "best_baseline": best_row["model"],
+                "first_fraction": float(hit["fraction"].iloc[0]) if len(hit) else np.nan,
+                "value_at_full": float(g[col].iloc[-1]),
+                "value_at_smallest": float(g[col].iloc[0]),
+            }
+        )
+    out = pd.DataFrame(rows)
+    ref = out.loc[out["model"] == best_row["model"], "first_fraction"].iloc[0]
+    out["fewer_labels_pct"] = 100.0 * (1.0 - out["first_fraction"] / ref)
+    return out
+
+
+def _modality_fold(data: SSLData, train_groups: set, cfg: SSLConfig, seed: int, fold: int, device, classes):
+    """Modality separability and pseudo-bulk -> bulk transfer for one fold; returns (rows, histories)."""
+    from pbfidelity.ssl.pretrain import embed
+
+    o = data.obs
+    in_train = o["group"].isin(train_groups).to_numpy() & ~o["extra"].to_numpy()
+    primary = o["primary"].to_numpy() & ~o["extra"].to_numpy()
+    is_bulk = (o["modality"] == "bulk").to_numpy()
+    bulk_pre = np.flatnonzero(in_train & is_bulk)
+    prep = fit_prep(data.values[bulk_pre], cfg.n_genes)
+    models = _pretrain_all(
+        cfg.methods,
+        prep.transform(data.values[bulk_pre]),
+        o["group"].to_numpy()[bulk_pre],
+        cfg,
+        sub_seed(seed, "modality", fold),
+        device,
+    )
+    rows_tr, rows_te = np.flatnonzero(primary & in_train), np.flatnonzero(primary & ~in_train)
+    x_tr, x_te = prep.transform(data.values[rows_tr]), prep.transform(data.values[rows_te])
+    pb_tr, pb_te = ~is_bulk[rows_tr], ~is_bulk[rows_te]
+    label = o["label"].to_numpy()
+    code = {c: i for i, c in enumerate(classes)}
+    y = np.array([code.get(v, -1) if isinstance(v, str) else -1 for v in label])
+    spaces = {"input": (x_tr, x_te)}
+    for m, res in models.items():
+        spaces[m] = (embed(res.encoder, x_tr, device), embed(res.encoder, x_te, device))
+    samples = o["sample"].to_numpy()
+    out = []
+    for space, (z_tr, z_te) in spaces.items():
+        ytr, yte = y[rows_tr], y[rows_te]
+        lab_pb = pb_tr & (ytr >= 0)
+        lab_bulk = ~pb_tr & (ytr >= 0)
+        te_bulk = ~pb_te & (yte >= 0)
+        tr = transfer_scores(
+            z_tr[lab_pb],
+            ytr[lab_pb],
+            z_tr[lab_bulk],
+            ytr[lab_bulk],
+            z_te[te_bulk],
+            yte[te_bulk],
+            len(classes),
+        )
+        out.append(
+            {
+                "fold": fold,
+                "space": space,
+                "modality_auc": separability_auc(z_tr, pb_tr, z_te, pb_te),
+                "pair_top1": pair_top1(
+                    z_te[~pb_te], samples[rows_te][~pb_te], z_te[pb_te], samples[rows_te][pb_te]
+                ),
+                **{f"pb_to_bulk_{k}": v for k, v in tr["pb_to_bulk"].items()},
+                **{f"bulk_to_bulk_{k}": v for k, v in tr["bulk_to_bulk"].items()},
+            }
+        )
+    hist = [_history(res, "modality", fold) for res in models.values()]
+    return out, hist
+
+
+def run_protocol(
+    data: SSLData, cfg: SSLConfig, seed: int = 42, device: str = "cpu", checkpoints: bool = True
+) -> SSLResult:
+    """Run the whole protocol on ``data``; raise :class:`StageSkipped` when it cannot be evaluated."""
+    from pbfidelity.ssl.pretrain import embed
+
+    t_start = time.perf_counter()
+    lab = data.labelled
+    labels = data.obs["label"].to_numpy()[lab].astype(str)
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise StageSkipped(
+            f"{data.name}: label '{data.task}' has {len(classes)} class(es) among labelled profiles; need 2"
+        )
+    code = {c: i for i, c in enumerate(classes)}
+    y = np.array([code[v] for v in labels])
+    groups = data.obs["group"].to_numpy()[lab]
+    possible = max_folds(groups, y)
+    if possible < 2:
+        raise StageSkipped(
+            f"{data.name}: a class of '{data.task}' has fewer than 2 donors; cannot split by donor"
+        )
+    n_folds = min(cfg.downstream.folds, possible)
+    if n_folds < cfg.downstream.folds:
+        log.warning(
+            "%s: %d folds instead of %d (a class has only %d donors)",
+            data.name,
+            n_folds,
+            cfg.downstream.folds,
+            possible,
+        )
+    folds = outer_folds(groups, y, n_folds, seed)
+    modalities = set(data.obs.loc[data.obs["primary"] & ~data.obs["extra"], "modality"])
+    do_modality = {"bulk", "pseudobulk"} <= modalities
+    all_groups = data.obs["group"].to_numpy()
+    runs, hists, checks, mod_rows = [], [], [], []
+    for k, (tr, te) in enumerate(folds):
+        test_groups = set(groups[te])
+        pre_rows = np.flatnonzero(~np.isin(all_groups, list(test_groups)))
+        prep = fit_prep(data.values[pre_rows], cfg.n_genes, data.genes)
+        x_pre = prep.transform(data.values[pre_rows])
+        models = _pretrain_all(
+            cfg.methods, x_pre, all_groups[pre_rows], cfg, sub_seed(seed, "fold", k), device
+        )
+        hists += [_history(res, "curves", k) for res in models.values()]
+        if checkpoints:
+            checks += [
+                {"method": m, "fold": k, "encoder": res.encoder, "prep": prep, "best_epoch": res.best_epoch}
+                for m, res in models.items()
+            ]
+        x_tr, x_te = prep.transform(data.values[lab[tr]]), prep.transform(data.values[lab[te]])
+        emb_tr = {m: embed(r.encoder, x_tr, device) for m, r in models.items()}
+        emb_te = {m: embed(r.encoder, x_te, device) for m, r in models.items()}
+        for frac in cfg.downstream.fractions:
+            for rep in range(cfg.downstream.repeats):
+                rs = sub_seed(seed, "subset", k, int(round(frac * 1e4)), rep)
+                sub = label_subset(groups[tr], y[tr], frac, np.random.default_rng(rs))
+                preds = _model_predictions(
+                    models,
+                    {m: e[sub] for m, e in emb_tr.items()},
+                    emb_te,
+                    x_tr[sub],
+                    y[tr][sub],
+                    x_te,
+                    len(classes),
+                    cfg,
+                    rs,
+                    device,
+                )
+                for name, family, pred in preds:
+                    runs.append(
+                        {
+                            "fold": k,
+                            "repeat": rep,
+                            "fraction": frac,
+                            "model": name,
+                            "family": family,
+                            "n_labelled": len(sub),
+                            "n_label_groups": len(set(groups[tr][sub])),
+                            "n_test": len(te),
+                            **scores(y[te], pred, len(classes)),
+                        }
+                    )
+        log.info(
+            "%s: fold %d/%d done (%.0f s so far)", data.name, k + 1, n_folds, time.perf_counter() - t_start
+        )
+        if do_modality:
+            rows, h = _modality_fold(data, set(all_groups) - test_groups, cfg, seed, k, device, classes)
+            mod_rows += rows
+            hists += h
+    runs_df = pd.DataFrame(runs)
+    curves = summarise_curves(runs_df)
+    first = first_matching_fraction(curves, cfg.downstream.metric, cfg.downstream.match_tolerance)
+    modality = pd.DataFrame(mod_rows)
+    losses = pd.concat(hists, ignore_index=True)
+    o = data.obs
+    summary = {
+        "dataset": data.name,
+        "task": data.task,
+        "classes": classes,
+        "class_counts": {c: int((labels == c).sum()) for c in classes},
+        "n_labelled_profiles": int(len(lab)),
+        "n_groups": int(len(set(groups))),
+        "n_pretrain_extra": int(o["extra"].sum()),
+        "n_profiles": int(len(o)),
+        "folds": n_folds,
+        "seed": seed,
+        "device": device,
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "config": cfg.to_dict(),
+        "best_epochs": losses[losses["best"]]
+        .groupby(["analysis", "method"])["epoch"]
+        .agg(list)
+        .unstack(0)
+        .to_dict()
+        if len(losses)
+        else {},
+    }
+    return SSLResult(runs_df, curves, first, losses, modality, checks, summary)
