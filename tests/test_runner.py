@@ -60,3 +60,48 @@ def test_cellbench_pools_vs_proportion_matched_pseudobulk(shared_data, tmp_path,
             (matched if s == t else unmatched).append(r)
     assert np.mean(matched) > 0.85
     assert np.mean(matched) > np.mean(unmatched)
+
+
+SKIP_ANALYSES = ["--skip-stages", "metrics", "discriminate", "calibrate", "enrich", "ssl", "report"]
+
+
+def test_failed_stage_publishes_nothing_and_rerun_completes(tmp_path, monkeypatch):
+    import pbfidelity.io.profiles as profiles_io
+    from pbfidelity.cli import main
+
+    write_simulation(simulate(SimulationParams(n_donors=3, cells_per_sample=60, n_genes=600)), tmp_path / "in")
+    out = tmp_path / "results"
+    argv = ["run", "--input", str(tmp_path / "in" / "samplesheet.csv"), "--outdir", str(out), "--no-progress",
+            "--resume", *SKIP_ANALYSES]
+    real = profiles_io.write_profiles
+
+    def crash_mid_write(adata, path):
+        with open(path, "wb") as fh:
+            fh.write(b"\x89HDF\r\n half an h5ad")
+        raise OSError("simulated crash while writing profiles")
+
+    monkeypatch.setattr(profiles_io, "write_profiles", crash_mid_write)
+    assert main(argv) == 1
+    pb_dir = out / "pseudobulk" / "sim"
+    assert not (pb_dir / "profiles.h5ad").exists() and not list(pb_dir.glob(".pbf-tmp-*"))
+    monkeypatch.setattr(profiles_io, "write_profiles", real)
+    assert main(argv) == 0
+    steps = json.loads((out / "pipeline_info" / "run_summary.json").read_text())["steps"]
+    status = {s["stage"]: s["status"] for s in steps if s.get("dataset") == "sim"}
+    assert status == {"qc": "cached", "pseudobulk": "done"}
+    assert ad.read_h5ad(pb_dir / "profiles.h5ad").n_obs == 6
+
+
+def test_resume_reruns_when_an_input_changes(tmp_path, cli):
+    write_simulation(simulate(SimulationParams(n_donors=3, cells_per_sample=60, n_genes=600)), tmp_path / "in")
+    args = ["run", "--input", tmp_path / "in" / "samplesheet.csv", "--outdir", tmp_path / "r", "--no-progress",
+            "--resume", *SKIP_ANALYSES]
+    cli(*args)
+    assert "0 steps done, 2 unchanged" in cli(*args).stdout
+    bulk = tmp_path / "in" / "bulk_counts.tsv"
+    lines = bulk.read_text().splitlines()
+    first = lines[1].split("\t")
+    first[1] = str(int(first[1]) + 1)
+    lines[1] = "\t".join(first)
+    bulk.write_text("\n".join(lines) + "\n")
+    assert "2 steps done, 0 unchanged" in cli(*args).stdout

@@ -9,6 +9,7 @@ A dataset on which a stage cannot run (e.g. a single donor) is reported and skip
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import logging
@@ -106,8 +107,18 @@ def _ssl(ctx: RunContext, ds: str) -> list[str] | None:
 
 
 def _report(ctx: RunContext, ds: str) -> list[str]:
-    return ["report", "--results", str(ctx.outdir), "--outdir", str(ctx.stage_dir("report")),
+    argv = ["report", "--results", str(ctx.outdir), "--outdir", str(ctx.stage_dir("report")),
             "--multiqc-outdir", str(ctx.outdir / "multiqc")]
+    # the run's parameters for the report's params summary (run_summary.json is written after the report)
+    for key, value in sorted(vars(ctx.args).items()):
+        if key.startswith("_") or key in ("command", "debug", "quiet", "no_progress"):
+            continue
+        if value is None or value is False or (isinstance(value, (list, str)) and not value):
+            continue
+        argv += ["--param", f"{key}={' '.join(map(str, value)) if isinstance(value, list) else value}"]
+    for ds_skipped, reason in ctx.skipped.items():
+        argv += ["--param", f"skipped dataset {ds_skipped}={reason}"]
+    return argv
 
 
 #: (stage, builder, per_dataset, why a None from the builder is fine) in ``workflows/pbfidelity.nf`` order
@@ -126,6 +137,67 @@ STEPS: list[tuple[str, Builder, bool, str]] = [
 def stage_available(stage: str) -> bool:
     """Whether this installation has the stage (later issues add stages without touching the runner)."""
     return importlib.util.find_spec(f"pbfidelity.{stage}") is not None
+
+
+STEP_MARKER = ".pbf_step.json"
+_NOT_INPUT_FLAGS = {"--outdir", "--multiqc-outdir", "--results"}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def step_inputs(ctx: RunContext, argv: list[str]) -> dict[str, str]:
+    """Checksums of every input file of a step: argv paths, and the samplesheet's files for ``--input``."""
+    files: list[Path] = []
+    for flag, value in zip(argv, argv[1:], strict=False):
+        if flag in _NOT_INPUT_FLAGS or not flag.startswith("--"):
+            continue
+        p = Path(value)
+        if p.exists():
+            files += _files_under(p)
+            if flag == "--input":
+                for r in ctx.rows:
+                    files += _files_under(r.bulk) + _files_under(r.singlecell)
+    return {str(f): _sha256(f) for f in sorted(set(files))}
+
+
+def step_outputs(outdir: Path) -> dict[str, str]:
+    return {str(p.relative_to(outdir)): _sha256(p) for p in _files_under(outdir)
+            if not any(part.startswith(".") for part in p.relative_to(outdir).parts)}
+
+
+def _outdir_of(argv: list[str]) -> Path:
+    return Path(argv[argv.index("--outdir") + 1])
+
+
+def is_cached(ctx: RunContext, argv: list[str]) -> bool:
+    """True when a previous run of exactly this step left a marker and nothing it read or wrote changed."""
+    marker = _outdir_of(argv) / STEP_MARKER
+    if not marker.exists():
+        return False
+    try:
+        done = json.loads(marker.read_text())
+    except (json.JSONDecodeError, OSError):
+        return False
+    return (done.get("argv") == argv and done.get("inputs") == step_inputs(ctx, argv)
+            and done.get("outputs") == step_outputs(_outdir_of(argv)) and bool(done.get("outputs")))
+
+
+def mark_done(ctx: RunContext, argv: list[str]) -> None:
+    outdir = _outdir_of(argv)
+    record = {"argv": argv, "inputs": step_inputs(ctx, argv), "outputs": step_outputs(outdir)}
+    tmp = outdir / f"{STEP_MARKER}.tmp"
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    tmp.replace(outdir / STEP_MARKER)
 
 
 def _collate_versions(outdir: Path) -> Path:
@@ -170,6 +242,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
         steps += [(stage, ds) for ds in (datasets(rows) if per_dataset else [None])]
     builders = {s: (b, why) for s, b, _p, why in STEPS}
     summary: dict = {"pbfidelity": __version__, "input": str(args.input), "outdir": str(outdir), "steps": notes}
+    trace: list[tuple[str, str, str]] = []
     bar = tqdm(steps, desc="pbfidelity", unit="step", disable=args.no_progress)
     for stage, ds in bar:
         bar.set_postfix_str(f"{stage}{'' if ds is None else ' ' + ds}")
@@ -183,11 +256,14 @@ def run_pipeline(args: argparse.Namespace) -> dict:
             log.info("stage %s%s: not run (%s)", stage, "" if ds is None else f" [{ds}]", why_none)
             summary["steps"].append({"stage": stage, "dataset": ds, "status": "not run", "reason": why_none})
             continue
-        if args.quiet:
-            argv = [*argv, "--quiet"]
+        if args.resume and stage != "report" and is_cached(ctx, argv):
+            log.info("stage %s%s: unchanged since the last run; skipped (--resume)", stage,
+                     "" if ds is None else f" [{ds}]")
+            summary["steps"].append({"stage": stage, "dataset": ds, "status": "cached"})
+            continue
         t0 = time.perf_counter()
         try:
-            dispatch(argv)
+            dispatch([*argv, "--quiet"] if args.quiet else argv)
         except StageSkipped as exc:
             log.warning("stage %s [%s]: skipped: %s", stage, ds, exc)
             if stage in ("qc", "pseudobulk") and ds is not None:
@@ -196,11 +272,15 @@ def run_pipeline(args: argparse.Namespace) -> dict:
             continue
         except UserError as exc:
             raise UserError(f"stage {stage}{'' if ds is None else f' [{ds}]'}: {exc}") from exc
-        summary["steps"].append({"stage": stage, "dataset": ds, "status": "done",
-                                 "seconds": round(time.perf_counter() - t0, 2), "command": ["pbfidelity", *argv]})
+        if stage != "report":
+            mark_done(ctx, argv)
+        summary["steps"].append({"stage": stage, "dataset": ds, "status": "done", "command": ["pbfidelity", *argv]})
+        trace.append((stage, ds or "", f"{time.perf_counter() - t0:.2f}"))
     _collate_versions(outdir)
     info = outdir / "pipeline_info"
     (info / "run_summary.json").write_text(json.dumps(summary, indent=2))
+    # timings vary run to run: kept apart (like Nextflow's trace) so run_summary.json is reproducible
+    (info / "execution_trace.tsv").write_text("stage\tdataset\tseconds\n" + "".join("\t".join(t) + "\n" for t in trace))
     return summary
 
 
@@ -215,6 +295,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", help="samplesheet column with the phenotype label for the ssl stage")
     p.add_argument("--no-parent-paths", action="store_true",
                    help="refuse samplesheet paths that leave the samplesheet's folder")
+    p.add_argument("--resume", action="store_true",
+                   help="skip steps whose inputs (checksums), command and outputs are unchanged since the last run")
     p.add_argument("--skip-stages", nargs="+", metavar="STAGE", help="stages not to run (reported as not run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -222,8 +304,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     summary = run_pipeline(args)
     report = Path(args.outdir) / "multiqc" / "multiqc_report.html"
-    done = sum(1 for s in summary["steps"] if s.get("status") == "done")
-    print(f"pbfidelity run: {done} steps done; results in {args.outdir}")
+    status = [s.get("status") for s in summary["steps"]]
+    cached = f", {status.count('cached')} unchanged (--resume)" if args.resume else ""
+    print(f"pbfidelity run: {status.count('done')} steps done{cached}, {status.count('skipped')} skipped; "
+          f"results in {args.outdir}")
     if report.exists():
         print(f"Report: {report.resolve()}")
     return 0

@@ -12,17 +12,43 @@ from pathlib import Path
 TMP_PREFIX = ".pbf-tmp-"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_tmp(outdir: Path) -> list[Path]:
+    """Remove temporary folders left by killed runs (their process no longer exists)."""
+    removed = []
+    for tmp in outdir.glob(f"{TMP_PREFIX}*"):
+        try:
+            pid = int(tmp.name[len(TMP_PREFIX):].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
+
+
 @contextmanager
 def atomic_outdir(outdir: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder inside ``outdir``; on success move its entries into ``outdir``.
 
-    On any exception (including KeyboardInterrupt) the temporary folder is removed, so no file that looks
-    complete is ever published by a failed stage. Each entry is published with ``os.replace`` (atomic on
-    one file system); the temporary folder lives inside ``outdir`` so the rename never crosses devices.
+    On any exception (including KeyboardInterrupt) the temporary folder is removed, so a failed stage never
+    publishes a file. A killed process leaves only a hidden ``.pbf-tmp-<pid>-*`` folder, removed by the next
+    run. Each entry is published with ``os.replace`` (atomic on one file system; the temporary folder lives
+    inside ``outdir`` so the rename never crosses devices), so every published file is complete.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=outdir))
+    remove_stale_tmp(outdir)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=outdir))
     try:
         yield tmp
     except BaseException:
