@@ -1,0 +1,37 @@
+process PBF_ENRICH {
+    tag "${meta.id}"
+    label 'process_medium'
+
+    conda "${moduleDir}/environment.yml"
+    container 'ghcr.io/pbfidelity/pbfidelity:0.1.0'
+
+    input:
+    tuple val(meta), path(de_results), path(ranked_genes)
+    path gene_sets
+
+    output:
+    tuple val(meta), path("${meta.id}"), emit: results
+    path "${meta.id}/versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    def ranked = ranked_genes ? "--ranked-genes ${ranked_genes}" : ''
+    """
+    pbfidelity enrich \\
+        --de ${de_results} \\
+        --gene-sets ${gene_sets} \\
+        --outdir ${meta.id} \\
+        --seed ${params.seed} \\
+        ${ranked} \\
+        ${args}
+    """
+
+    stub:
+    """
+    mkdir -p ${meta.id}
+    printf 'PBF_ENRICH:\\n  pbfidelity: stub\\n' > ${meta.id}/versions.yml
+    """
+}

@@ -1,0 +1,39 @@
+process PBF_REPORT {
+    tag 'all datasets'
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container 'ghcr.io/pbfidelity/pbfidelity:0.1.0'
+
+    input:
+    path qc, stageAs: 'results/qc/*'
+    path pseudobulk, stageAs: 'results/pseudobulk/*'
+    path metrics, stageAs: 'results/metrics/*'
+    path discriminate, stageAs: 'results/discriminate/*'
+    path calibrate, stageAs: 'results/calibrate/*'
+    path enrich, stageAs: 'results/enrich/*'
+    path ssl, stageAs: 'results/ssl/*'
+
+    output:
+    path 'report', emit: results
+    path 'report/versions.yml', emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    // MultiQC runs in the MULTIQC step that follows; the embedded runner adds --multiqc-outdir instead
+    def args = task.ext.args ?: ''
+    """
+    pbfidelity report \\
+        --results results \\
+        --outdir report \\
+        ${args}
+    """
+
+    stub:
+    """
+    mkdir -p report
+    printf 'PBF_REPORT:\\n  pbfidelity: stub\\n' > report/versions.yml
+    """
+}
