@@ -46,12 +46,12 @@ class DownstreamConfig:
     """Label-fraction protocol: folds over donors, label fractions, repeats, supervised heads."""
 
     folds: int = 3
-    fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+    fractions: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
     repeats: int = 3
-    steps: int = 100  # optimiser steps for fine-tuning and the supervised MLP (same for both)
+    steps: int = 150  # optimiser steps for fine-tuning and the supervised MLP (same for both)
     batch_size: int = 32
-    lr: float = 1e-3
-    finetune_lr: float = 3e-4
+    lr: float = 3e-3
+    finetune_lr: float = 1e-3
     weight_decay: float = 1e-4
     xgb_estimators: int = 100
     xgb_depth: int = 3
@@ -82,13 +82,23 @@ CONFIGS: dict[str, SSLConfig] = {
         n_genes=2000,
         encoder=EncoderConfig(hidden=(512, 256), embedding=128, dropout=0.1, projection=128),
         pretrain=PretrainConfig(max_epochs=300, patience=30, batch_size=128),
-        downstream=DownstreamConfig(folds=5, repeats=5, steps=300, xgb_estimators=300, xgb_depth=4),
+        downstream=DownstreamConfig(
+            folds=5,
+            repeats=5,
+            steps=300,
+            fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+            xgb_estimators=300,
+            xgb_depth=4,
+        ),
     ),
 }
 
 
 def get_config(name: str, **overrides) -> SSLConfig:
-    """A named configuration with top-level or downstream overrides (``folds``, ``repeats``, ``fractions``...)."""
+    """A named configuration with overrides by field name (``folds``, ``max_epochs``, ``n_genes``...).
+
+    A name present in several sections (``lr``, ``batch_size``, ``weight_decay``) sets it in each; ``None`` keeps.
+    """
     cfg = CONFIGS[name]
     top = {k: v for k, v in overrides.items() if k in SSLConfig.__dataclass_fields__ and v is not None}
     down = {

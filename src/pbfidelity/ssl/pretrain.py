@@ -30,6 +30,7 @@ class PretrainResult:
     history: pd.DataFrame  # epoch, train_loss, val_loss
     best_epoch: int
     seconds: float
+    model: torch.nn.Module | None = None  # the whole SSL model (heads included), encoder at its best epoch
 
 
 def build_model(method: str, n_features: int, cfg: EncoderConfig) -> torch.nn.Module:
@@ -133,7 +134,7 @@ def pretrain(
     else:
         best_epoch = len(rows)
     encoder = model.encoder.eval()
-    return PretrainResult(method, encoder, pd.DataFrame(rows), best_epoch, time.perf_counter() - t0)
+    return PretrainResult(method, encoder, pd.DataFrame(rows), best_epoch, time.perf_counter() - t0, model)
 
 
 @torch.no_grad()
