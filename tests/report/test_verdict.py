@@ -1,0 +1,62 @@
+"""Overview verdicts: numbers found under their aliases, "not run" vs "not reported", honest wording."""
+
+from __future__ import annotations
+
+from pbfidelity.report.verdict import NOT_REPORTED, NOT_RUN, dataset_verdict, lookup
+
+
+def test_lookup_first_dotted_path_wins():
+    doc = {"a": {"b": 2}, "c": 3}
+    assert lookup(doc, ("x.y", "a.b", "c")) == 2
+    assert lookup(doc, ("missing",)) is None
+    assert lookup(None, ("a",)) is None
+
+
+def test_nothing_ran_says_not_run():
+    v = dataset_verdict("d", {})
+    assert set(v.cells.values()) == {NOT_RUN}
+    assert all("not run" in s for s in v.sentences)
+
+
+def test_stage_ran_without_numbers_says_not_reported():
+    v = dataset_verdict("d", {"metrics": {}, "discriminate": {}, "calibrate": {}, "ssl": {}})
+    assert v.cells["Matched-pair r"] == NOT_REPORTED
+    assert v.cells["AUROC (95% CI)"] == NOT_REPORTED
+    assert v.cells["Calibration ΔAUROC"] == NOT_REPORTED
+    assert v.cells["SSL label efficiency"] == NOT_REPORTED
+
+
+def test_full_verdict_numbers_and_aliases():
+    v = dataset_verdict(
+        "d",
+        {
+            "metrics": {"correlation": {"matched_pearson": 0.95}, "de": {"n_de": 12.0}},
+            "discriminate": {"auroc": 0.5, "ci_low": 0.31, "ci_high": 0.69, "permutation_p": 0.42},
+            "calibrate": {"raw": {"auroc": 0.9}, "calibrated": {"auroc": 0.6}},
+            "ssl": {"label_efficiency": {"scarf": 0.05, "byol": None}},
+        },
+    )
+    assert v.cells["Matched-pair r"] == "0.950"
+    assert v.cells["DE genes"] == "12"
+    assert v.cells["AUROC (95% CI)"] == "0.50 [0.31, 0.69]"
+    assert v.cells["Permutation p"] == "0.420"
+    assert v.cells["Calibration ΔAUROC"] == "-0.30"
+    assert v.cells["SSL label efficiency"] == "scarf: 5 %, byol: never matched"
+    # no verdict in the summary: derived from the CI, and a CI covering 0.5 is "no detectable difference"
+    assert any("no detectable difference" in s for s in v.sentences)
+    assert v.values["auroc_drop"] == 0.30000000000000004 or abs(v.values["auroc_drop"] - 0.3) < 1e-12
+
+
+def test_ssl_records_skip_baselines_and_name_the_best_baseline():
+    recs = [
+        {"model": "scarf_probe", "family": "ssl", "first_fraction": 0.1, "best_baseline": "logreg"},
+        {"model": "logreg", "family": "baseline", "first_fraction": 0.5, "best_baseline": "logreg"},
+    ]
+    v = dataset_verdict("d", {"ssl": {"first_match": recs}})
+    assert v.cells["SSL label efficiency"] == "scarf_probe: 10 %"
+    assert "logreg" in v.sentences[-1]
+
+
+def test_ssl_efficiency_from_table_when_summary_lacks_it():
+    v = dataset_verdict("d", {"ssl": {"dataset": "d"}}, ssl_efficiency={"vime": 0.2})
+    assert v.cells["SSL label efficiency"] == "vime: 20 %"
