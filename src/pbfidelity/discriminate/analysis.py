@@ -101,7 +101,10 @@ def learning_curve(
 ) -> pd.DataFrame:
     """XGBoost out-of-fold AUROC (with donor-bootstrap CI) against the number of top-variance genes."""
     n_varying = int(np.sum(x.var(axis=0) > 0))
-    sizes = sorted({s for s in params.learning_curve if s < n_varying} | {n_varying})
+    sizes = {s for s in params.learning_curve if s < n_varying}
+    if n_varying <= max(params.learning_curve):
+        sizes.add(n_varying)  # "all genes" as the last point, unless it is far beyond the grid
+    sizes = sorted(sizes)
     rows = []
     for size in sizes:
         cv = cross_validate(x, y, folds, xgboost_model(params.xgb), size, params.seed)

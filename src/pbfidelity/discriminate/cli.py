@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--learning-curve",
         type=_int_list,
         default=(10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
-        help="comma-separated gene counts of the learning curve (all varying genes are added)",
+        help="comma-separated gene counts of the learning curve (all genes are added when within the grid)",
     )
     p.add_argument(
         "--pb-method",

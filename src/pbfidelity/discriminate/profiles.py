@@ -18,7 +18,6 @@ from pbfidelity.normalize import log1p_cpm
 
 #: pseudo-bulk construction methods in order of preference for ``pb_method="auto"``
 AUTO_METHODS = ("proportion", "sum")
-OBS_COLUMNS = ("dataset", "sample", "donor", "modality", "pb_method", "replicate")
 
 
 @dataclass
@@ -140,10 +139,7 @@ def select_profiles(
         )
     x = adata.X[rows]
     counts = np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float64)
-    keep_cols = [c for c in OBS_COLUMNS if c in sel.columns] + [
-        c for c in ("n_cells", "n_counts") if c in sel.columns
-    ]
-    out_obs = sel[keep_cols].copy()
+    out_obs = sel.copy()
     out_obs.index = out_obs.index.astype(str)
     return ProfileSet(dataset, counts, np.asarray(adata.var_names.astype(str)), out_obs, method)
 
