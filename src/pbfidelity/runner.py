@@ -136,7 +136,8 @@ STEPS: list[tuple[str, Builder, bool, str]] = [
 
 def stage_available(stage: str) -> bool:
     """Whether this installation has the stage (later issues add stages without touching the runner)."""
-    return importlib.util.find_spec(f"pbfidelity.{stage}") is not None
+    return (importlib.util.find_spec(f"pbfidelity.{stage}") is not None
+            and importlib.util.find_spec(f"pbfidelity.{stage}.cli") is not None)
 
 
 STEP_MARKER = ".pbf_step.json"
