@@ -77,6 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--folds", type=int, help="donor-grouped outer folds (default: config)")
     p.add_argument("--repeats", type=int, help="label subsets drawn per fraction and fold (default: config)")
+    p.add_argument("--max-epochs", type=int, help="most pre-training epochs (default: config)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="torch device")
     p.add_argument("--no-checkpoints", action="store_true", help="do not write encoder checkpoints")
 
@@ -108,9 +109,9 @@ def _load(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("torch") is None:
         raise StageSkipped("torch is not installed; the ssl stage needs it: pip install 'pbfidelity[ssl]'")
-    for name in ("folds", "repeats"):
+    for name in ("folds", "repeats", "max_epochs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise UserError(f"--{name} must be at least 1")
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     from pbfidelity.io.atomic import atomic_outdir
     from pbfidelity.io.versions import write_versions
     from pbfidelity.ssl.config import get_config
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         fractions=args.fractions,
         folds=args.folds,
         repeats=args.repeats,
+        max_epochs=args.max_epochs,
     )
     if cfg.downstream.folds < 2:
         raise UserError("--folds must be at least 2")

@@ -9,6 +9,7 @@ Groups are patients (TCGA barcode characters 1-12) or donors, so no patient is o
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,16 @@ def tcga_sample_type(barcode: str) -> str:
 def read_tcga5(
     folder: str | Path, cohorts: tuple[str, ...] = TCGA5_COHORTS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All cohorts as one (samples x genes) frame on the shared genes, and obs (cohort, patient, type)."""
+    """All cohorts as one (samples x genes) frame on the shared genes, and obs (cohort, patient, type).
+
+    Parsed once per process and folder (the CSVs take seconds); callers get copies.
+    """
+    values, meta = _read_tcga5_cached(str(Path(folder).resolve()), tuple(cohorts))
+    return values.copy(), meta.copy()
+
+
+@lru_cache(maxsize=2)
+def _read_tcga5_cached(folder: str, cohorts: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
     folder = Path(folder)
     frames, meta = [], []
     for cohort in cohorts:
