@@ -1,0 +1,234 @@
+"""MultiQC custom content of the metrics stage (ids ``pbf_metrics_<dataset>_*``), written from a result."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pbfidelity.io.mqc import write_mqc, write_mqc_table
+from pbfidelity.metrics.analysis import MetricsResult
+
+PARENT = {
+    "parent_id": "pbf_metrics",
+    "parent_name": "Fidelity metrics",
+    "parent_description": "How closely pseudo-bulk follows bulk: correlations, PCA, DE, gene biases.",
+}
+COLORS = {
+    "bulk_up": "#d62728",
+    "pseudobulk_up": "#1f77b4",
+    "ns": "#bbbbbb",
+    "bulk": "#d62728",
+    "pseudobulk": "#1f77b4",
+}
+
+
+def safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", str(text))
+
+
+def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
+    """Write every metrics section; returns the paths."""
+    s, t = result.summary, result.tables
+    ds = str(s["dataset"])
+    pre = f"pbf_metrics_{safe_id(ds)}"
+    out = []
+    keys = [
+        "n_bulk",
+        "n_pseudobulk",
+        "n_matched_pairs",
+        "n_genes",
+        "matched_pair_r",
+        "unmatched_pair_r",
+        "matched_vs_unmatched_p",
+        "ccc_mean",
+        "rmse_mean",
+        "n_de",
+        "n_de_bulk_up",
+        "n_de_pseudobulk_up",
+        "separating_component",
+        "f1_overlap",
+        "de_design",
+        "pb_method",
+    ]
+    row = pd.DataFrame([{k: s.get(k) for k in keys}], index=[ds])
+    row["separating_component"] = row["separating_component"].fillna("none")
+    out.append(
+        write_mqc_table(
+            outdir,
+            f"{pre}_summary",
+            f"Fidelity summary ({ds})",
+            "Matched-pair Pearson r on log-CPM, DESeq2 DE genes (padj < "
+            f"{s['de_alpha']}, |log2FC| > {s['de_lfc_threshold']}), the sparse component "
+            "separating modality and its gene overlap with DE genes (F1).",
+            row,
+            **PARENT,
+        )
+    )
+    cs = t["correlation_summary"].set_index("kind")
+    cs.index = [f"{ds}: {k}" for k in cs.index]
+    out.append(
+        write_mqc_table(
+            outdir,
+            f"{pre}_correlation",
+            f"Correlation by pair kind ({ds})",
+            "Pearson and Spearman r between profiles (log-CPM) within each modality, for "
+            "matched bulk/pseudo-bulk pairs and for unmatched ones.",
+            cs,
+            **PARENT,
+        )
+    )
+    mp = t["matched_pairs"].set_index("sample")
+    out.append(
+        write_mqc(
+            outdir,
+            f"{pre}_matched_box",
+            f"Matched vs unmatched r ({ds})",
+            "Distribution of Pearson r of matched and unmatched bulk/pseudo-bulk pairs.",
+            "box",
+            {
+                k: t["correlation_pairs"].loc[t["correlation_pairs"]["kind"] == k, "pearson"].tolist()
+                for k in ("matched", "unmatched", "within_bulk", "within_pseudobulk")
+                if (t["correlation_pairs"]["kind"] == k).any()
+            },
+            {"xlab": "Pearson r"},
+            **PARENT,
+        )
+    )
+    if len(mp):
+        mp.index = [f"{ds}: {i}" for i in mp.index]
+        out.append(
+            write_mqc_table(
+                outdir,
+                f"{pre}_pairs",
+                f"Matched pairs ({ds})",
+                "Per matched pair: Pearson, Spearman, concordance correlation (CCC) and RMSE of log-CPM.",
+                mp,
+                **PARENT,
+            )
+        )
+    labels = [str(p) for p in result.profiles]
+    pe = np.round(result.pearson, 4)
+    out.append(
+        write_mqc(
+            outdir,
+            f"{pre}_heatmap",
+            f"Correlation heatmap ({ds})",
+            "Pearson r of log-CPM between all primary profiles (bulk and pseudo-bulk).",
+            "heatmap",
+            pe.tolist(),
+            {"xlab": "profile", "ylab": "profile", "square": True},
+            xcats=labels,
+            ycats=labels,
+            **PARENT,
+        )
+    )
+    d = t["gene_mean_density"]
+    out.append(
+        write_mqc(
+            outdir,
+            f"{pre}_density",
+            f"Gene mean densities ({ds})",
+            "Density of per-gene mean log-CPM in each modality.",
+            "linegraph",
+            {
+                m: dict(zip(d["mean_logcpm"].round(4), d[m].round(6), strict=True))
+                for m in ("bulk", "pseudobulk")
+            },
+            {"xlab": "mean log-CPM", "ylab": "density"},
+            **PARENT,
+        )
+    )
+    v = t["volcano"]
+    out.append(
+        write_mqc(
+            outdir,
+            f"{pre}_volcano",
+            f"Volcano ({ds})",
+            "DESeq2 bulk vs pseudo-bulk: log2 fold change (positive = higher in bulk) against "
+            "-log10 p; all DE genes plus a random sample of the others.",
+            "scatter",
+            {
+                g: {"x": x, "y": y, "color": COLORS[dr]}
+                for g, x, y, dr in zip(
+                    v["gene"],
+                    v["log2FoldChange"].round(4),
+                    v["neg_log10_pvalue"].round(4),
+                    v["direction"],
+                    strict=True,
+                )
+            },
+            {"xlab": "log2 fold change (bulk / pseudo-bulk)", "ylab": "-log10 p"},
+            **PARENT,
+        )
+    )
+    sc = t["component_scores"]
+    for method in ("pca", "sparse_pca"):
+        part = sc[sc["method"] == method]
+        if "comp2" not in part.columns or part["comp2"].isna().all():
+            continue
+        cols = ["comp1", "comp2"]
+        names = ("PC1", "PC2") if method == "pca" else ("sPC1", "sPC2")
+        out.append(
+            write_mqc(
+                outdir,
+                f"{pre}_{method}_scores",
+                f"{method.replace('_', ' ').upper()} ({ds})",
+                f"Profiles on the first two components ({names[0]}, {names[1]}); red = bulk, "
+                "blue = pseudo-bulk.",
+                "scatter",
+                {
+                    str(r.profile): {
+                        "x": round(float(getattr(r, cols[0])), 4),
+                        "y": round(float(getattr(r, cols[1])), 4),
+                        "color": COLORS[r.modality],
+                    }
+                    for r in part.itertuples()
+                },
+                {"xlab": names[0], "ylab": names[1]},
+                **PARENT,
+            )
+        )
+    comp = t["components"].copy()
+    comp.index = [f"{ds}: {m} {c}" for m, c in zip(comp["method"], comp["component"], strict=True)]
+    out.append(
+        write_mqc_table(
+            outdir,
+            f"{pre}_components",
+            f"Components vs modality ({ds})",
+            "Variance explained and bulk-vs-pseudo-bulk test of every PCA and sparse PCA "
+            "component (BH-adjusted within method; auc = P(bulk score > pseudo-bulk score)).",
+            comp.drop(columns=["method", "component"]),
+            **PARENT,
+        )
+    )
+    at = t["gene_attribute_tests"].set_index("attribute")
+    if len(at):
+        at.index = [f"{ds}: {a}" for a in at.index]
+        out.append(
+            write_mqc_table(
+                outdir,
+                f"{pre}_attributes",
+                f"Gene-attribute bias ({ds})",
+                "Does the bulk/pseudo-bulk log2 bias or DE status depend on gene attributes?",
+                at,
+                **PARENT,
+            )
+        )
+    ab = t["gene_attribute_bias"].copy()
+    if len(ab):
+        ab.index = [f"{ds}: {a}: {c}" for a, c in zip(ab["attribute"], ab["category"], strict=True)]
+        out.append(
+            write_mqc_table(
+                outdir,
+                f"{pre}_attribute_categories",
+                f"Bias by gene category ({ds})",
+                "Per gene category: mean/median log2 bias (bulk / pseudo-bulk), DE counts and a "
+                "Fisher test of DE enrichment in the category.",
+                ab.drop(columns=["attribute", "category"]),
+                **PARENT,
+            )
+        )
+    return out
