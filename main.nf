@@ -29,7 +29,6 @@ workflow {
         ch_annotation,
         params.label_column,
         PREPARE_INPUT.out.versions,
-        PIPELINE_INITIALISATION.out.params_summary,
     )
 
     PIPELINE_COMPLETION(params.outdir, PBFIDELITY.out.multiqc_report)

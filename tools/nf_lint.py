@@ -51,7 +51,19 @@ PLUGIN_PATTERNS = (
 UNKNOWN_OUTPUT = re.compile(r"^Unrecognized output `[^`]*` for (process|workflow) `[^`]*`")
 SEVERITY = {1: "error", 2: "warning", 3: "info", 4: "hint"}
 LINTED_SUFFIXES = (".nf", ".config")
-EXCLUDED_DIRS = {".git", ".venv", ".cache", "work", "results", ".nextflow", ".nf-test", "node_modules", "demo"}
+#: files with a linted suffix that are not Nextflow files (nf-test's own settings)
+EXCLUDED_FILES = {"nf-test.config"}
+EXCLUDED_DIRS = {
+    ".git",
+    ".venv",
+    ".cache",
+    "work",
+    "results",
+    ".nextflow",
+    ".nf-test",
+    "node_modules",
+    "demo",
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,9 @@ def find_java() -> str:
         return str(Path(home) / "bin" / "java")
     java = shutil.which("java")
     if java is None:
-        raise RuntimeError("java not found: install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)")
+        raise RuntimeError(
+            "java not found: install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)"
+        )
     return java
 
 
@@ -177,7 +191,7 @@ def _lintable(root: Path) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS]
-        out += [Path(dirpath) / f for f in filenames if f.endswith(LINTED_SUFFIXES)]
+        out += [Path(dirpath) / f for f in filenames if f.endswith(LINTED_SUFFIXES) and f not in EXCLUDED_FILES]
     return sorted(out)
 
 
@@ -186,7 +200,7 @@ def run_server(
     type_checking: bool = False,
     jar: Path | None = None,
     timeout: float = 240.0,
-    quiet_period: float = 3.0,
+    quiet_period: float = 2.0,
 ) -> tuple[list[Diagnostic], list[str]]:
     """Analyse the workspace ``root``; return (diagnostics of every .nf/.config file, files analysed)."""
     root = root.resolve()
@@ -242,9 +256,11 @@ def run_server(
             except queue.Empty:
                 if client.proc.poll() is not None:
                     raise RuntimeError("language server exited:\n" + "\n".join(client.stderr[-20:])) from None
-                # done: every file reported and the server has gone quiet
+                # done: every file reported and the server has gone quiet (or quiet for long: a file
+                # the server does not analyse, e.g. one it excludes, is then reported as not analysed)
                 seen_all = all(f.as_uri() in diagnostics for f in files)
-                if seen_all and progress_done.is_set() and time.monotonic() - last > quiet_period:
+                quiet = time.monotonic() - last
+                if progress_done.is_set() and (quiet > (quiet_period if seen_all else 6 * quiet_period)):
                     break
                 continue
             last = time.monotonic()
@@ -271,11 +287,16 @@ def run_server(
                     d.get("message", "").strip(),
                 )
             )
+    for f in files:
+        if f.as_uri() not in diagnostics:
+            out.append(Diagnostic(str(f.relative_to(root)), 1, 1, "warning", "not analysed by the language server"))
     out.sort(key=lambda d: (d.file, d.line, d.column, d.message))
     return out, [str(f.relative_to(root)) for f in files]
 
 
-def _handle(client: LspClient, msg: dict, diagnostics: dict[str, list[dict]], progress_done: threading.Event) -> None:
+def _handle(
+    client: LspClient, msg: dict, diagnostics: dict[str, list[dict]], progress_done: threading.Event
+) -> None:
     method = msg.get("method")
     if method is None:
         return

@@ -160,7 +160,7 @@ def interpolate(template: str, env: dict) -> str:
             out.append(_as_groovy_string(_lookup(template[i + 2 : end], env)))
             i = end + 1
         elif c == "$" and i + 1 < len(template) and (template[i + 1].isalpha() or template[i + 1] == "_"):
-            raise ValueError(f"bare ${template[i:i + 20]!r}: use ${{...}} in modules")
+            raise ValueError(f"bare ${template[i : i + 20]!r}: use ${{...}} in modules")
         else:
             out.append(c)
             i += 1

@@ -22,7 +22,6 @@ workflow PBFIDELITY {
     ch_annotation      // channel: gene annotation TSV (empty: none)
     label_column       // string: samplesheet column for the ssl stage (null: ssl does not run)
     ch_versions_in     // channel: versions.yml of earlier steps
-    ch_params_summary  // channel: MultiQC custom-content YAML with the parameters
 
     main:
     ch_versions = ch_versions_in
@@ -85,27 +84,19 @@ workflow PBFIDELITY {
             sort: true,
         )
 
-    ch_multiqc_files = channel.empty()
-        .mix(PBF_QC.out.results.map { _meta, dir -> dir })
-        .mix(PBF_PSEUDOBULK.out.results.map { _meta, dir -> dir })
-        .mix(PBF_METRICS.out.results.map { _meta, dir -> dir })
-        .mix(PBF_DISCRIMINATE.out.results.map { _meta, dir -> dir })
-        .mix(PBF_CALIBRATE.out.results.map { _meta, dir -> dir })
-        .mix(PBF_ENRICH.out.results.map { _meta, dir -> dir })
-        .mix(ch_ssl_dirs)
-        .mix(PBF_REPORT.out.results)
-        .mix(ch_collated_versions)
-        .mix(ch_params_summary)
-
+    // the report stage stages every dataset's MultiQC content, the parameters (--param, see
+    // conf/modules.config) and the software versions for MULTIQC
+    ch_multiqc_files = PBF_REPORT.out.multiqc_inputs.collect()
     ch_multiqc_config = channel.value(file("${projectDir}/assets/multiqc_config.yml", checkIfExists: true))
     ch_extra_multiqc_config = params.multiqc_config
         ? channel.value(file(params.multiqc_config, checkIfExists: true))
         : channel.value([])
-    MULTIQC(ch_multiqc_files.collect(), ch_multiqc_config, ch_extra_multiqc_config)
+    MULTIQC(ch_multiqc_files, ch_multiqc_config, PBF_REPORT.out.multiqc_config, ch_extra_multiqc_config)
 
     emit:
-    multiqc_report = MULTIQC.out.report // channel: multiqc_report.html
-    versions       = ch_versions        // channel: versions.yml files
+    multiqc_report = MULTIQC.out.report   // channel: multiqc_report.html
+    versions       = ch_versions          // channel: versions.yml files
+    versions_yml   = ch_collated_versions // channel: pipeline_info/pbfidelity_software_versions.yml
 }
 
 /*

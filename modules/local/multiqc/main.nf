@@ -8,6 +8,7 @@ process MULTIQC {
     input:
     path multiqc_files, stageAs: '?/*'
     path multiqc_config
+    path section_order_config
     path extra_multiqc_config
 
     output:
@@ -22,11 +23,16 @@ process MULTIQC {
     script:
     def args = task.ext.args ?: ''
     def config = multiqc_config ? "--config ${multiqc_config}" : ''
+    def section_order = section_order_config ? "--config ${section_order_config}" : ''
     def extra_config = extra_multiqc_config ? "--config ${extra_multiqc_config}" : ''
     """
+    export MULTIQC_NO_VERSION_CHECK=1 MULTIQC_NO_AI=1 MULTIQC_NO_ANSI=1
     multiqc \\
         --force \\
+        --no-version-check \\
+        --interactive \\
         ${config} \\
+        ${section_order} \\
         ${extra_config} \\
         ${args} \\
         .

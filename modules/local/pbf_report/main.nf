@@ -16,24 +16,30 @@ process PBF_REPORT {
 
     output:
     path 'report', emit: results
+    path 'report/multiqc_inputs', emit: multiqc_inputs
+    path 'report/multiqc_section_order.yml', emit: multiqc_config
     path 'report/versions.yml', emit: versions
 
     when:
     task.ext.when == null || task.ext.when
 
     script:
-    // MultiQC runs in the MULTIQC step that follows; the embedded runner adds --multiqc-outdir instead
+    // MultiQC runs in the MULTIQC process that follows (--no-multiqc); the embedded runner lets the
+    // report stage run it (--multiqc-outdir). Run parameters come as --param through ext.args.
     def args = task.ext.args ?: ''
     """
     pbfidelity report \\
         --results results \\
         --outdir report \\
+        --nextflow \\
+        --no-multiqc \\
         ${args}
     """
 
     stub:
     """
-    mkdir -p report
+    mkdir -p report/multiqc_inputs
+    touch report/multiqc_section_order.yml
     printf 'PBF_REPORT:\\n  pbfidelity: stub\\n' > report/versions.yml
     """
 }

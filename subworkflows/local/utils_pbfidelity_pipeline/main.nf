@@ -4,7 +4,7 @@
  * nextflow.config; nothing else in the pipeline includes a plugin.
  */
 
-include { paramsSummaryLog; paramsSummaryMap; validateParameters } from 'plugin/nf-schema'
+include { paramsSummaryLog; validateParameters } from 'plugin/nf-schema'
 
 workflow PIPELINE_INITIALISATION {
     take:
@@ -25,11 +25,8 @@ workflow PIPELINE_INITIALISATION {
         log.warn("--simulate is set: the simulated samplesheet is used and --input '${input}' is ignored")
     }
 
-    ch_params_summary = channel.of(paramsSummaryMultiqc(paramsSummaryMap(workflow)))
-        .collectFile(name: 'pbf_nextflow_params_mqc.yaml')
-
     emit:
-    params_summary = ch_params_summary // channel: MultiQC custom-content YAML
+    simulate = simulate // boolean: whether the input is simulated
 }
 
 workflow PIPELINE_COMPLETION {
@@ -53,22 +50,4 @@ workflow PIPELINE_COMPLETION {
 
     emit:
     report = ch_report // channel: name of the MultiQC report
-}
-
-/*
- * The parameters that differ from their defaults, as MultiQC custom content (an HTML definition list).
- */
-def paramsSummaryMultiqc(Map summary) {
-    def groups = summary.collect { group, values ->
-        def rows = (values as Map).collect { key, value -> "    <dt>${key}</dt><dd><samp>${value ?: '<span style=\"color:#999999;\">N/A</span>'}</samp></dd>" }
-        "  <p style=\"font-size:110%\"><b>${group}</b></p>\n  <dl class=\"dl-horizontal\">\n${rows.join('\n')}\n  </dl>"
-    }
-    return """\
-        id: 'pbf_nextflow_params'
-        section_name: 'Nextflow parameters'
-        description: 'Parameters of this run that differ from the pipeline defaults.'
-        plot_type: 'html'
-        data: |
-        ${groups.join('\n').readLines().collect { line -> '    ' + line }.join('\n        ')}
-        """.stripIndent()
 }
