@@ -65,6 +65,8 @@ def _pseudobulk(ctx: RunContext, ds: str) -> list[str]:
             "--outdir", str(ctx.stage_dir("pseudobulk", ds)), *ctx.common()]
     if ctx.args.proportions:
         argv += ["--proportions", str(ctx.args.proportions)]
+    if ctx.args.pseudo_replicates:
+        argv += ["--n-replicates", str(ctx.args.pseudo_replicates)]
     return argv
 
 
@@ -293,6 +295,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gene-sets", type=Path, help="GMT file of gene sets for the enrich stage")
     p.add_argument("--proportions", type=Path,
                    help="TSV of target cell-type proportions per sample for proportion-matched pseudo-bulk")
+    p.add_argument("--pseudo-replicates", type=int, default=0,
+                   help="bootstrap pseudo-bulk replicates per sample (kept in their donor's fold downstream)")
     p.add_argument("--label-column", help="samplesheet column with the phenotype label for the ssl stage")
     p.add_argument("--no-parent-paths", action="store_true",
                    help="refuse samplesheet paths that leave the samplesheet's folder")
