@@ -4,6 +4,10 @@ genes x cells CSV/TSV (optionally gzipped).
 Every reader returns a :class:`SingleCellSource`: cell metadata, gene ids and a chunk iterator over rows
 (cells) as CSR matrices, so callers can keep memory flat in the number of cells. For ``.h5ad`` the counts
 are taken from ``layers['counts']``, then ``.raw``, then ``X``; non-integer values are refused.
+
+Sparse ``.h5ad`` matrices are read with h5py directly: contiguous slices of ``data``/``indices`` for a range
+of rows (CSR) or of columns (CSC), optionally into reused buffers (:meth:`SingleCellSource.iter_blocks`,
+:meth:`SingleCellSource.iter_column_blocks`), so that streaming costs no more than reading the file.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -22,9 +27,31 @@ import scipy.sparse as sp
 from pbfidelity.errors import UserError
 
 DEFAULT_CHUNK = 20_000
+#: non-zeros per block for the raw block readers (data + indices buffers of ~8 bytes each)
+DEFAULT_BLOCK_NNZ = 4_000_000
+
+
+class RawBlock(NamedTuple):
+    """One block of a sparse matrix as raw compressed arrays (``indptr`` rebased to 0).
+
+    For row blocks (:meth:`SingleCellSource.iter_blocks`) ``start:stop`` are cells and ``indices`` genes; for
+    column blocks (:meth:`SingleCellSource.iter_column_blocks`) ``start:stop`` are genes and ``indices`` cells.
+    """
+
+    start: int
+    stop: int
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
 
 
 def _check_integer(path: Path, where: str, data: np.ndarray, first_row: int) -> None:
+    step = 1 << 22  # slices bound the temporaries on large blocks
+    for a in range(0, data.size, step):
+        _check_integer_slice(path, where, data[a : a + step], first_row)
+
+
+def _check_integer_slice(path: Path, where: str, data: np.ndarray, first_row: int) -> None:
     if data.size == 0:
         return
     if np.issubdtype(data.dtype, np.integer):
@@ -44,6 +71,79 @@ def _check_integer(path: Path, where: str, data: np.ndarray, first_row: int) -> 
         raise UserError(f"{path}: {where} holds negative values; raw counts are needed")
 
 
+class _H5Sparse:
+    """A CSR or CSC matrix inside an HDF5 group, read by contiguous slices of its major axis."""
+
+    def __init__(self, group: h5py.Group, fmt: str, shape: tuple[int, int]):
+        self.fmt = fmt  # "csr" (major axis = cells) or "csc" (major axis = genes)
+        self.shape = shape
+        self.data = group["data"]
+        self.indices = group["indices"]
+        self._indptr_ds = group["indptr"]
+        self._indptr: np.ndarray | None = None
+
+    @property
+    def indptr(self) -> np.ndarray:
+        if self._indptr is None:
+            self._indptr = np.asarray(self._indptr_ds[()], dtype=np.int64)
+        return self._indptr
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    def major_slice(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fresh ``(data, indices, indptr)`` arrays for major positions ``start:stop``."""
+        ptr = self.indptr[start : stop + 1]
+        a, b = int(ptr[0]), int(ptr[-1])
+        return self.data[a:b], self.indices[a:b], ptr - a
+
+    def plan(self, max_nnz: int, max_major: int) -> list[tuple[int, int]]:
+        """Major ranges of at most ``max_major`` positions and ``max_nnz`` non-zeros (at least one each)."""
+        n = self.indptr.size - 1
+        out, s = [], 0
+        while s < n:
+            e = int(np.searchsorted(self.indptr, self.indptr[s] + max_nnz, side="right")) - 1
+            e = min(max(e, s + 1), s + max_major, n)
+            out.append((s, e))
+            s = e
+        return out
+
+    def iter_major(self, max_nnz: int, max_major: int) -> Iterator[RawBlock]:
+        """Blocks read into two reused buffers: each block's arrays are overwritten by the next one."""
+        ranges = self.plan(max_nnz, max_major)
+        if not ranges:
+            return
+        cap = max(int(self.indptr[e] - self.indptr[s]) for s, e in ranges)
+        bd = np.empty(cap, dtype=self.data.dtype)
+        bi = np.empty(cap, dtype=self.indices.dtype)
+        for s, e in ranges:
+            a, b = int(self.indptr[s]), int(self.indptr[e])
+            if b > a:
+                self.data.read_direct(bd, np.s_[a:b], np.s_[0 : b - a])
+                self.indices.read_direct(bi, np.s_[a:b], np.s_[0 : b - a])
+            yield RawBlock(s, e, bd[: b - a], bi[: b - a], self.indptr[s : e + 1] - a)
+
+
+class ChunkIterator:
+    """Iterable of ``(start_row, csr_block)`` over a source's cells (see :meth:`SingleCellSource.iter_chunks`).
+
+    It remembers its source and chunk size so that consumers such as
+    :func:`pbfidelity.pseudobulk.aggregate.aggregate_stream` can read the file in a faster way instead.
+    """
+
+    def __init__(self, source: SingleCellSource, chunk_size: int):
+        self.source = source
+        self.chunk_size = chunk_size
+        self.started = False
+
+    def __iter__(self) -> Iterator[tuple[int, sp.csr_matrix]]:
+        self.started = True
+        src, n = self.source, self.source.n_obs
+        for start in range(0, n, self.chunk_size):
+            yield start, src.read_rows(start, min(start + self.chunk_size, n))
+
+
 @dataclass
 class SingleCellSource:
     """Cells of one file: ``obs`` (index = barcodes), ``var_names`` and a chunked CSR reader."""
@@ -54,6 +154,25 @@ class SingleCellSource:
     matrix_name: str
     _matrix: object = field(repr=False, default=None)  # in-memory CSR, or a callable(start, stop) -> CSR
     _close: object = field(repr=False, default=None)
+    _h5: _H5Sparse | None = field(repr=False, default=None)  # sparse .h5ad matrix read with h5py
+
+    @property
+    def storage(self) -> str:
+        """``"csr"``/``"csc"`` (sparse .h5ad on disk), ``"dense"`` (dense .h5ad) or ``"memory"``."""
+        if self._h5 is not None:
+            return self._h5.fmt
+        return "memory" if sp.issparse(self._matrix) else "dense"
+
+    @property
+    def nnz(self) -> int | None:
+        """Stored non-zeros, when known without reading the matrix."""
+        if self._h5 is not None:
+            return self._h5.nnz
+        return int(self._matrix.nnz) if sp.issparse(self._matrix) else None
+
+    def check_values(self, data: np.ndarray, first_row: int) -> None:
+        """Raise :class:`UserError` unless ``data`` holds non-negative integers (finite)."""
+        _check_integer(self.path, self.matrix_name, data, first_row)
 
     @property
     def n_obs(self) -> int:
@@ -63,20 +182,72 @@ class SingleCellSource:
     def n_vars(self) -> int:
         return len(self.var_names)
 
+    def _read_rows_unchecked(self, start: int, stop: int) -> sp.csr_matrix:
+        if self._h5 is not None and self._h5.fmt == "csr":
+            data, indices, indptr = self._h5.major_slice(start, stop)
+            return sp.csr_matrix((data, indices, indptr), shape=(stop - start, self.n_vars))
+        block = self._matrix[start:stop] if sp.issparse(self._matrix) else self._matrix(start, stop)
+        return sp.csr_matrix(block)
+
     def read_rows(self, start: int, stop: int) -> sp.csr_matrix:
         """Rows ``start:stop`` as CSR (checked to be non-negative integers)."""
-        block = self._matrix[start:stop] if sp.issparse(self._matrix) else self._matrix(start, stop)
-        block = sp.csr_matrix(block)
+        block = self._read_rows_unchecked(start, stop)
         _check_integer(self.path, self.matrix_name, block.data, start)
         return block
 
-    def iter_chunks(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[tuple[int, sp.csr_matrix]]:
-        """Yield ``(start_row, csr_block)`` over all cells."""
-        for start in range(0, self.n_obs, chunk_size):
-            yield start, self.read_rows(start, min(start + chunk_size, self.n_obs))
+    def iter_chunks(self, chunk_size: int = DEFAULT_CHUNK) -> ChunkIterator:
+        """Iterate ``(start_row, csr_block)`` over all cells, ``chunk_size`` cells at a time."""
+        return ChunkIterator(self, chunk_size)
+
+    def iter_blocks(
+        self, max_nnz: int = DEFAULT_BLOCK_NNZ, max_rows: int | None = None
+    ) -> Iterator[RawBlock]:
+        """Row blocks as raw CSR arrays, values NOT checked (see :meth:`check_values`).
+
+        Blocks hold at most ``max_nnz`` non-zeros (and ``max_rows`` cells; a single larger cell is one
+        block). For sparse .h5ad files the arrays are buffers reused from one block to the next: copy
+        what must outlive the iteration. CSC files are refused (read them with
+        :meth:`iter_column_blocks`).
+        """
+        max_rows = max_rows or self.n_obs or 1
+        if self._h5 is not None:
+            if self._h5.fmt != "csr":
+                raise ValueError("iter_blocks needs a CSR matrix; use iter_column_blocks for CSC")
+            yield from self._h5.iter_major(max_nnz, max_rows)
+            return
+        if sp.issparse(self._matrix):
+            m = sp.csr_matrix(self._matrix)
+            ptr = np.asarray(m.indptr, dtype=np.int64)
+            start = 0
+            while start < self.n_obs:
+                e = int(np.searchsorted(ptr, ptr[start] + max_nnz, side="right")) - 1
+                stop = min(max(e, start + 1), start + max_rows, self.n_obs)
+                a, b = int(ptr[start]), int(ptr[stop])
+                yield RawBlock(start, stop, m.data[a:b], m.indices[a:b], ptr[start : stop + 1] - a)
+                start = stop
+            return
+        n_genes = max(self.n_vars, 1)
+        step = max(1, min(max_rows, max_nnz // n_genes))  # dense rows: bound the dense slab
+        for start in range(0, self.n_obs, step):
+            stop = min(start + step, self.n_obs)
+            b = self._read_rows_unchecked(start, stop)
+            yield RawBlock(start, stop, b.data, b.indices, np.asarray(b.indptr, dtype=np.int64))
+
+    def iter_column_blocks(
+        self, max_nnz: int = DEFAULT_BLOCK_NNZ, max_cols: int = 4096
+    ) -> Iterator[RawBlock]:
+        """Gene blocks of a CSC .h5ad matrix as raw CSC arrays (``indices`` = cells), values NOT checked.
+
+        Arrays are buffers reused from one block to the next.
+        """
+        if self._h5 is None or self._h5.fmt != "csc":
+            raise ValueError("iter_column_blocks needs a CSC .h5ad matrix")
+        yield from self._h5.iter_major(max_nnz, max_cols)
 
     def to_memory(self) -> sp.csr_matrix:
-        """All cells as one CSR matrix (for small files and tests)."""
+        """All cells as one CSR matrix (checked; memory grows with the number of cells)."""
+        if self._h5 is not None and self._h5.fmt == "csr":
+            return self.read_rows(0, self.n_obs)
         blocks = [b for _, b in self.iter_chunks()]
         return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, self.n_vars))
 
@@ -110,11 +281,14 @@ def _h5ad_source(path: Path) -> SingleCellSource:
             elem, name, var = f["X"], "X", ad.io.read_elem(f["var"])
         else:
             raise UserError(f"{path}: .h5ad has no X, .raw or layers['counts']")
+        h5 = None
         if isinstance(elem, h5py.Group):
             fmt = elem.attrs.get("encoding-type", "")
             mat = ad.io.sparse_dataset(elem)
             if fmt == "csc_matrix":  # row slices of CSC are slow but correct; issue a note via name
                 name += " (CSC)"
+            if fmt in ("csr_matrix", "csc_matrix"):
+                h5 = _H5Sparse(elem, fmt[:3], (len(obs), len(var)))
 
             def reader(start: int, stop: int, _m=mat):
                 return _m[start:stop]
@@ -137,7 +311,7 @@ def _h5ad_source(path: Path) -> SingleCellSource:
         f.close()
         raise UserError(f"{path}: cannot read .h5ad ({type(exc).__name__}: {exc})") from None
     obs.index = obs.index.astype(str)
-    return SingleCellSource(path, obs, pd.Index(var.index.astype(str)), name, reader, f.close)
+    return SingleCellSource(path, obs, pd.Index(var.index.astype(str)), name, reader, f.close, h5)
 
 
 def _tenx_h5_source(path: Path) -> SingleCellSource:
