@@ -125,3 +125,81 @@ def test_empty_results_is_a_user_error(stage, tmp_path):
 def test_cli_entry_point_help(cli):
     proc = cli("report", "--help")
     assert "--multiqc-outdir" in proc.stdout
+
+
+def _stage_plots(results, ds):
+    plots = rendered_plots(results / "multiqc" / "multiqc_data" / "multiqc_data.json")
+    return {
+        stage: [p for p, v in plots.items() if p.startswith(f"pbf_{stage}_{ds}_") and v["n"] > 0]
+        for stage in ("qc", "pseudobulk", "metrics", "discriminate", "calibrate")
+    }
+
+
+@pytest.mark.slow
+def test_pbfidelity_run_end_to_end_on_the_simulator(tmp_path, cli):
+    """simulate → run (every stage that needs no extra input) → the report holds every stage's plots."""
+    cli(
+        "simulate",
+        "--outdir",
+        tmp_path / "in",
+        "--n-donors",
+        6,
+        "--cells-per-sample",
+        60,
+        "--n-genes",
+        300,
+        "--dataset",
+        "demo",
+    )
+    out = tmp_path / "res"
+    cli("run", "--input", tmp_path / "in" / "samplesheet.csv", "--outdir", out, "--no-progress", "--quiet")
+    summary = json.loads((out / "report" / "report_summary.json").read_text())
+    assert summary["missing_in_report"] == [] and summary["invalid_custom_content"] == {}
+    for stage, ids in _stage_plots(out, "demo").items():
+        assert ids, f"no {stage} plot with data in the report"
+    cells = summary["verdicts"]["demo"]["cells"]
+    assert cells["Matched-pair r"] not in ("not run", "not reported")
+    assert cells["AUROC (95% CI)"] not in ("not run", "not reported")
+    assert cells["SSL label efficiency"] == "not run"  # no --label-column
+    params = _data_json(out)["report_plot_data"]["pbf_report_params_plot"]["datasets"][0]["all_samples"]
+    assert "input" in params and "seed" in params
+
+
+@pytest.mark.realdata
+def test_report_on_cellbench(shared_data, stage, tmp_path):
+    """Real data: CellBench pools vs proportion-matched pseudo-bulk through qc and pseudobulk, then the report
+    (the heavier stages are covered by their own real-data tests; here they show as "not run")."""
+    inp, res = tmp_path / "in", tmp_path / "res"
+    assert stage("recipes", ["cellbench", "--data-dir", shared_data / "cellbench", "--outdir", inp]) == 0
+    ds = "cellbench_cellmix5"
+    sheet = inp / "samplesheet.csv"
+    ann = shared_data / "genesets" / "human_gene_annotation.tsv.gz"
+    stage("qc", ["--input", sheet, "--dataset", ds, "--outdir", res / "qc" / ds, "--gene-annotation", ann])
+    stage(
+        "pseudobulk",
+        [
+            "--input",
+            sheet,
+            "--dataset",
+            ds,
+            "--cell-qc",
+            res / "qc" / ds / "cell_qc.tsv.gz",
+            "--bulk-qc",
+            res / "qc" / ds / "bulk_qc.tsv",
+            "--outdir",
+            res / "pseudobulk" / ds,
+            "--proportions",
+            inp / "proportions.tsv",
+            "--gene-annotation",
+            ann,
+        ],
+    )
+    assert stage("report", ["--results", res, "--outdir", res / "report", "--strict"]) == 0
+    mqc = res / "report" / "multiqc"
+    plots = rendered_plots(mqc / "multiqc_data" / "multiqc_data.json")
+    for pid in PER_DATASET:
+        assert plots.get(pid.format(ds=ds), {}).get("n", 0) > 0, pid.format(ds=ds)
+    # 21 pools: the library-size plot pairs each pool with its pseudo-bulk
+    assert plots[f"pbf_report_{ds}_library_sizes_plot"]["n"] == 21
+    table = pd.read_csv(res / "report" / "overview.tsv", sep="\t", index_col=0)
+    assert table.loc[ds, "AUROC (95% CI)"] == "not run"

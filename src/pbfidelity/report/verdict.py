@@ -52,8 +52,9 @@ KEYS: dict[str, dict[str, tuple[str, ...]]] = {
         "auroc_raw": ("auroc_raw", "raw.auroc", "auroc.raw", "auroc_before"),
         "auroc_cal": ("auroc_calibrated", "calibrated.auroc", "auroc.calibrated", "auroc_after"),
         "auroc_drop": ("auroc_drop", "delta_auroc_drop"),
-        "r_raw": ("matched_r_raw", "raw.matched_r", "matched_r.raw", "matched_r_before"),
-        "r_cal": ("matched_r_calibrated", "calibrated.matched_r", "matched_r.calibrated", "matched_r_after"),
+        "r_raw": ("pair_r_raw_median", "matched_r_raw", "raw.matched_r", "matched_r.raw", "matched_r_before"),
+        "r_cal": ("pair_r_calibrated_median", "matched_r_calibrated", "calibrated.matched_r", "matched_r.calibrated",
+                  "matched_r_after"),
         "method": ("method", "best_method"),
     },
     "ssl": {
@@ -195,7 +196,7 @@ def _calibrate(s: Mapping | None, v: Verdict) -> None:
     elif drop is not None:
         parts.append(f"held-out AUROC changes by {-drop:+.2f}")
     if r_raw is not None and r_cal is not None:
-        parts.append(f"matched-pair r from {r_raw:.3f} to {r_cal:.3f}")
+        parts.append(f"median matched-pair r from {r_raw:.3f} to {r_cal:.3f}")
     method = lookup(s, k["method"])
     lead = f"Calibration ({method}): " if isinstance(method, str) else "Calibration: "
     v.sentences.append(lead + ("; ".join(parts) + "." if parts else "no numbers reported."))
