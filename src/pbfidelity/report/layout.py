@@ -28,6 +28,7 @@ STAGE_DESCRIPTIONS: dict[str, str] = {
 #: within a stage group and dataset, sections are ordered by the part of their id after the dataset name:
 #: an exact match of a keyword first, then the first keyword it starts with, then by id
 SECTION_KEYWORDS: tuple[str, ...] = (
+    # qc and pseudobulk
     "summary",
     "overview",
     "samples",
@@ -41,21 +42,28 @@ SECTION_KEYWORDS: tuple[str, ...] = (
     "qc_violin",
     "library_sizes",
     "cells_per_sample",
+    # metrics: correlations, then structure, then genes
     "corr",
+    "matched",
+    "pairs",
     "heatmap",
     "scatter",
     "density",
     "pca",
     "sparse",
+    "components",
     "volcano",
     "de",
     "bias",
     "attribute",
     "overlap",
+    # enrich, discriminate, calibrate, ssl
     "ora",
     "prerank",
     "gsea",
     "roc",
+    "auroc",
+    "pair_r",
     "learning",
     "permutation",
     "baseline",
