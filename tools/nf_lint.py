@@ -191,7 +191,9 @@ def _lintable(root: Path) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS]
-        out += [Path(dirpath) / f for f in filenames if f.endswith(LINTED_SUFFIXES) and f not in EXCLUDED_FILES]
+        out += [
+            Path(dirpath) / f for f in filenames if f.endswith(LINTED_SUFFIXES) and f not in EXCLUDED_FILES
+        ]
     return sorted(out)
 
 
@@ -289,7 +291,9 @@ def run_server(
             )
     for f in files:
         if f.as_uri() not in diagnostics:
-            out.append(Diagnostic(str(f.relative_to(root)), 1, 1, "warning", "not analysed by the language server"))
+            out.append(
+                Diagnostic(str(f.relative_to(root)), 1, 1, "warning", "not analysed by the language server")
+            )
     out.sort(key=lambda d: (d.file, d.line, d.column, d.message))
     return out, [str(f.relative_to(root)) for f in files]
 

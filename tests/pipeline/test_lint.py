@@ -35,6 +35,7 @@ def jar() -> Path:
 
 
 def _copy_pipeline(dest: Path) -> Path:
+    dest.mkdir(parents=True)
     for name in PIPELINE_FILES:
         src = ROOT / name
         if src.is_dir():
@@ -69,11 +70,10 @@ def test_broken_module_copy_fails_the_check(jar, tmp_path):
     copy = _copy_pipeline(tmp_path / "pipeline")
     metrics = copy / "modules" / "local" / "pbf_metrics" / "main.nf"
     metrics.write_text(metrics.read_text().replace("emit: de\n", "emit: de_table\n"))
-    result = nf_lint.check(copy, jar=jar)
-    assert not result.ok
-    assert any(
-        "Unrecognized output `de` for process `PBF_METRICS`" in d.message for d in result.unknown_outputs
-    )
+    typed, _ = nf_lint.run_server(copy, type_checking=True, jar=jar)
+    unknown = [d for d in typed if nf_lint.is_unknown_output(d)]
+    assert any("Unrecognized output `de` for process `PBF_METRICS`" in d.message for d in unknown), typed
+    assert all(d.file == "workflows/pbfidelity.nf" for d in unknown)
 
     qc = copy / "modules" / "local" / "pbf_qc" / "main.nf"
     qc.write_text(qc.read_text().replace("    output:\n", "    output\n", 1))
