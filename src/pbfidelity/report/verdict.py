@@ -53,8 +53,13 @@ KEYS: dict[str, dict[str, tuple[str, ...]]] = {
         "auroc_cal": ("auroc_calibrated", "calibrated.auroc", "auroc.calibrated", "auroc_after"),
         "auroc_drop": ("auroc_drop", "delta_auroc_drop"),
         "r_raw": ("pair_r_raw_median", "matched_r_raw", "raw.matched_r", "matched_r.raw", "matched_r_before"),
-        "r_cal": ("pair_r_calibrated_median", "matched_r_calibrated", "calibrated.matched_r", "matched_r.calibrated",
-                  "matched_r_after"),
+        "r_cal": (
+            "pair_r_calibrated_median",
+            "matched_r_calibrated",
+            "calibrated.matched_r",
+            "matched_r.calibrated",
+            "matched_r_after",
+        ),
         "method": ("method", "best_method"),
     },
     "ssl": {
