@@ -27,3 +27,25 @@ def test_usage_error_exit_2(cli):
 
 def test_version(cli):
     assert cli("--version").stdout.startswith("pbfidelity ")
+
+
+def test_stage_skipped_exits_3_with_one_line(monkeypatch, capsys):
+    import argparse
+
+    from pbfidelity import cli
+    from pbfidelity.errors import StageSkipped
+
+    def parser():
+        p = argparse.ArgumentParser()
+        sub = p.add_subparsers(dest="command")
+        s = sub.add_parser("metrics")
+
+        def boom(args):
+            raise StageSkipped("dataset 'x' has one donor")
+
+        s.set_defaults(_run=boom)
+        return p
+
+    monkeypatch.setattr(cli, "build_parser", parser)
+    assert cli.main(["metrics"]) == cli.EXIT_SKIPPED == 3
+    assert capsys.readouterr().err.strip() == "pbfidelity metrics: skipped: dataset 'x' has one donor"

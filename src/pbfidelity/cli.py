@@ -16,7 +16,11 @@ import traceback
 from collections.abc import Sequence
 
 from pbfidelity import STAGES, __version__
-from pbfidelity.errors import UserError
+from pbfidelity.errors import StageSkipped, UserError
+
+#: exit status of a stage that cannot analyse this dataset (e.g. one donor); Nextflow ignores it, the
+#: embedded runner reports it, and other datasets go on
+EXIT_SKIPPED = 3
 
 #: command name -> module holding ``add_arguments``/``run`` (and a docstring used as help text)
 EXTRA_COMMANDS = {
@@ -98,12 +102,16 @@ def dispatch(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: user errors are one line and exit 2; internal errors exit 1."""
+    """Console-script entry point: user errors are one line and exit 2; a dataset a stage cannot analyse
+    exits 3 (one line); internal errors exit 1 with a traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     command = next((a for a in argv if not a.startswith("-")), "pbfidelity")
     try:
         return dispatch(argv)
+    except StageSkipped as exc:
+        print(f"pbfidelity {command}: skipped: {exc}", file=sys.stderr)
+        return EXIT_SKIPPED
     except UserError as exc:
         if debug:
             traceback.print_exc()
