@@ -109,15 +109,19 @@ class _H5Sparse:
             s = e
         return out
 
-    def iter_major(self, max_nnz: int, max_major: int) -> Iterator[RawBlock]:
-        """Blocks read into two reused buffers: each block's arrays are overwritten by the next one."""
+    def iter_major(self, max_nnz: int, max_major: int, n_buffers: int = 1) -> Iterator[RawBlock]:
+        """Blocks read into ``n_buffers`` reused (data, indices) buffers, in turn: a block's arrays are
+        overwritten ``n_buffers`` blocks later."""
         ranges = self.plan(max_nnz, max_major)
         if not ranges:
             return
         cap = max(int(self.indptr[e] - self.indptr[s]) for s, e in ranges)
-        bd = np.empty(cap, dtype=self.data.dtype)
-        bi = np.empty(cap, dtype=self.indices.dtype)
-        for s, e in ranges:
+        bufs = [
+            (np.empty(cap, dtype=self.data.dtype), np.empty(cap, dtype=self.indices.dtype))
+            for _ in range(max(1, n_buffers))
+        ]
+        for k, (s, e) in enumerate(ranges):
+            bd, bi = bufs[k % len(bufs)]
             a, b = int(self.indptr[s]), int(self.indptr[e])
             if b > a:
                 self.data.read_direct(bd, np.s_[a:b], np.s_[0 : b - a])
@@ -200,20 +204,20 @@ class SingleCellSource:
         return ChunkIterator(self, chunk_size)
 
     def iter_blocks(
-        self, max_nnz: int = DEFAULT_BLOCK_NNZ, max_rows: int | None = None
+        self, max_nnz: int = DEFAULT_BLOCK_NNZ, max_rows: int | None = None, n_buffers: int = 1
     ) -> Iterator[RawBlock]:
         """Row blocks as raw CSR arrays, values NOT checked (see :meth:`check_values`).
 
         Blocks hold at most ``max_nnz`` non-zeros (and ``max_rows`` cells; a single larger cell is one
-        block). For sparse .h5ad files the arrays are buffers reused from one block to the next: copy
-        what must outlive the iteration. CSC files are refused (read them with
-        :meth:`iter_column_blocks`).
+        block). For sparse .h5ad files the arrays are ``n_buffers`` buffers used in turn: a block's
+        arrays are overwritten ``n_buffers`` blocks later, so copy what must outlive that. CSC files are
+        refused (read them with :meth:`iter_column_blocks`).
         """
         max_rows = max_rows or self.n_obs or 1
         if self._h5 is not None:
             if self._h5.fmt != "csr":
                 raise ValueError("iter_blocks needs a CSR matrix; use iter_column_blocks for CSC")
-            yield from self._h5.iter_major(max_nnz, max_rows)
+            yield from self._h5.iter_major(max_nnz, max_rows, n_buffers)
             return
         if sp.issparse(self._matrix):
             m = sp.csr_matrix(self._matrix)
@@ -234,15 +238,15 @@ class SingleCellSource:
             yield RawBlock(start, stop, b.data, b.indices, np.asarray(b.indptr, dtype=np.int64))
 
     def iter_column_blocks(
-        self, max_nnz: int = DEFAULT_BLOCK_NNZ, max_cols: int = 4096
+        self, max_nnz: int = DEFAULT_BLOCK_NNZ, max_cols: int = 4096, n_buffers: int = 1
     ) -> Iterator[RawBlock]:
         """Gene blocks of a CSC .h5ad matrix as raw CSC arrays (``indices`` = cells), values NOT checked.
 
-        Arrays are buffers reused from one block to the next.
+        Arrays are ``n_buffers`` buffers used in turn (as in :meth:`iter_blocks`).
         """
         if self._h5 is None or self._h5.fmt != "csc":
             raise ValueError("iter_column_blocks needs a CSC .h5ad matrix")
-        yield from self._h5.iter_major(max_nnz, max_cols)
+        yield from self._h5.iter_major(max_nnz, max_cols, n_buffers)
 
     def to_memory(self) -> sp.csr_matrix:
         """All cells as one CSR matrix (checked; memory grows with the number of cells)."""
@@ -413,8 +417,10 @@ def open_singlecell(path: str | Path) -> SingleCellSource:
         src = _csv_source(path)
     else:
         raise UserError(f"{path}: unknown single-cell format (expected .h5ad, 10x .h5, mtx folder, CSV/TSV)")
-    if not src.obs.index.is_unique:
-        dup = src.obs.index[src.obs.index.duplicated()][0]
+    # a transient hash table: Index.is_unique would keep one alive (~40 B per cell) for the file's lifetime
+    dups = pd.Series(src.obs.index.to_numpy(), copy=False).duplicated().to_numpy()
+    if dups.any():
+        dup = src.obs.index[dups][0]
         src.close()
         raise UserError(f"{path}: duplicate cell barcode '{dup}'; barcodes must be unique within a file")
     return src

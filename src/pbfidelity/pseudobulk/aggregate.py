@@ -18,7 +18,10 @@ Cells are mapped to profiles by a :class:`~pbfidelity.pseudobulk.plan.WeightPlan
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,7 +29,59 @@ import scipy.sparse as sp
 from pbfidelity.pseudobulk import kernels
 from pbfidelity.pseudobulk.plan import WeightPlan, plan_weights
 
-DEFAULT_BLOCK_NNZ = 4_000_000
+DEFAULT_BLOCK_NNZ = 1_000_000
+_END = object()
+
+
+def _read_ahead(make_blocks) -> Iterator:
+    """Yield the blocks of ``make_blocks(n_buffers)`` while a thread reads the next one.
+
+    With 3 buffers the reader can fill one while the caller works on another and a third waits in the
+    queue; a block's buffer is only reused after the caller has asked for the block after it. The
+    compiled kernels release the GIL, so reading and adding can overlap on two free cores. Off by default
+    (``PBF_READ_AHEAD=1`` turns it on): on a machine whose cores are busy it was slower than one thread
+    (docs/benchmarks.md).
+    """
+    q: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for blk in make_blocks(3):
+                while not stop.is_set():
+                    try:
+                        q.put(blk, timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as exc:  # handed to the caller
+            q.put(exc)
+
+    t = threading.Thread(target=produce, name="pbf-read-ahead", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        t.join()
+
+
+def _blocks(make_blocks, threaded: bool) -> Iterator:
+    return _read_ahead(make_blocks) if threaded else make_blocks(1)
 
 
 def aggregate(X, weights: sp.spmatrix) -> np.ndarray:
@@ -78,15 +133,16 @@ def aggregate_source(
     if plan.n_cells != source.n_obs:
         raise ValueError(f"weights cover {plan.n_cells} cells, the source has {source.n_obs}")
     fast = kernels.use_numba(source.nnz)
+    threaded = fast and os.environ.get("PBF_READ_AHEAD", "0") == "1"  # opt-in, see _read_ahead
     acc = np.zeros((plan.n_rows, source.n_vars))
     if source.storage == "csc":
-        for blk in source.iter_column_blocks(max_nnz):
+        for blk in _blocks(lambda n: source.iter_column_blocks(max_nnz, n_buffers=n), threaded):
             if kernels.has_suspect_values(blk.data, fast):
                 pos = max(kernels.first_bad_numpy(blk.data), 0)
                 source.check_values(blk.data, int(blk.indices[pos]) if blk.indices.size else 0)
             _add_col_block(acc, plan, blk.data, blk.indices, blk.indptr, blk.start, fast)
     else:
-        for blk in source.iter_blocks(max_nnz, chunk_size):
+        for blk in _blocks(lambda n: source.iter_blocks(max_nnz, chunk_size, n_buffers=n), threaded):
             if kernels.has_suspect_values(blk.data, fast):
                 source.check_values(blk.data, blk.start)  # exact check; raises the reader's UserError
             _add_row_block(acc, plan, blk.data, blk.indices, blk.indptr, blk.start, fast)

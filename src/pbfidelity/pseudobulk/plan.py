@@ -43,8 +43,32 @@ def _columns_identical(w: sp.csc_matrix, reps: np.ndarray, inv: np.ndarray) -> b
     )
 
 
+def _indicator_codes(weights: sp.spmatrix) -> np.ndarray | None:
+    """Profile of each cell if every cell is in at most one profile with weight 1 (else None); no copy of
+    the weight matrix."""
+    w = weights if sp.issparse(weights) and weights.format == "csr" else sp.csr_matrix(weights)
+    if w.has_canonical_format is False and w.nnz:
+        w = w.copy()
+        w.sum_duplicates()
+    data, cols = w.data, w.indices
+    nz = data != 0
+    if not nz.all():
+        data, cols = data[nz], cols[nz]
+    if data.size and not np.all(data == 1):
+        return None
+    if np.bincount(cols, minlength=w.shape[1]).max(initial=0) > 1:
+        return None
+    rows = np.repeat(np.arange(w.shape[0], dtype=np.int64), np.diff(w.indptr))
+    codes = np.full(w.shape[1], -1, dtype=np.int64)
+    codes[cols] = rows if nz.all() else rows[nz]
+    return codes
+
+
 def plan_weights(weights: sp.spmatrix) -> WeightPlan:
     """Choose how to apply ``weights`` (profiles x cells) to streamed cells (see module docstring)."""
+    codes = _indicator_codes(weights)
+    if codes is not None:
+        return WeightPlan("codes", weights.shape[0], weights.shape[1], codes=codes, n_rows=weights.shape[0])
     w = sp.csc_matrix(weights, dtype=np.float64, copy=True)
     w.sum_duplicates()
     w.eliminate_zeros()
@@ -52,10 +76,6 @@ def plan_weights(weights: sp.spmatrix) -> WeightPlan:
     n_prof, n_cells = w.shape
     per_cell = np.diff(w.indptr)
     used = per_cell > 0
-    if per_cell.max(initial=0) <= 1 and np.all(w.data == 1.0):
-        codes = np.full(n_cells, -1, dtype=np.int64)
-        codes[used] = w.indices[w.indptr[:-1][used]]
-        return WeightPlan("codes", n_prof, n_cells, codes=codes, n_rows=n_prof)
     if used.any():
         # fingerprint every column by two random projections and its length; verified exactly below
         rng = np.random.default_rng(12345)
