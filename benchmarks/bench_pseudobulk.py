@@ -28,7 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ("floor", "floor_chunked", "stream", "stream_readahead", "memory", "scanpy", "decoupler")
+METHODS = (
+    "floor",
+    "floor_chunked",
+    "stream",
+    "stream_readahead",
+    "stream_scipy",
+    "memory",
+    "scanpy",
+    "decoupler",
+)
 TARGET_FLOOR_RATIO = 1.3
 TARGET_SCANPY_SPEEDUP = 3.0
 TARGET_RSS_MB = 600.0
@@ -202,8 +211,10 @@ def _timed_worker(method: str, path: str) -> dict:
                     x[k].read_direct(buf, np.s_[a:b], np.s_[0 : b - a])
         res["read_s"] = time.perf_counter() - t0
         return res
-    if method == "stream_readahead":  # the same with the opt-in read-ahead thread
-        os.environ["PBF_READ_AHEAD"] = "1"
+    if method in ("stream_readahead", "stream_scipy"):  # read-ahead thread on / numba off
+        os.environ["PBF_READ_AHEAD" if method == "stream_readahead" else "PBF_NUMBA"] = (
+            "1" if method == "stream_readahead" else "0"
+        )
         res = _timed_worker("stream", path)
         return res
     if method in ("stream", "memory"):

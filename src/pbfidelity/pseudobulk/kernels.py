@@ -139,16 +139,32 @@ def first_bad_numpy(data: np.ndarray) -> int:
 
 def has_suspect_values(data: np.ndarray, fast: bool) -> bool:
     """True if some value may not be a non-negative integer (then check the block exactly)."""
+    if data.size == 0:
+        return False
     if fast:
         return bool(_kernels()["suspects"](data))
-    return first_bad_numpy(data) >= 0
+    low = data.min()  # NaN propagates and fails the test below
+    if not low >= 0:
+        return True
+    if np.issubdtype(data.dtype, np.integer):
+        return False
+    frac = np.floor(data)
+    np.subtract(data, frac, out=frac)  # inf - inf is NaN: counted as non-zero
+    return bool(np.count_nonzero(frac))
 
 
-def _add_sparse(out: np.ndarray, res: sp.spmatrix) -> None:
-    """``out += res`` for a sparse ``res``, without densifying it."""
-    res = sp.csr_matrix(res)
-    res.sum_duplicates()
-    r = np.repeat(np.arange(res.shape[0]), np.diff(res.indptr))
+#: a product whose touched rows hold at most this many entries is added densely
+_DENSE_ADD = 4_000_000
+
+
+def _add_product(out: np.ndarray, rows: np.ndarray, left: sp.csr_matrix, x: sp.spmatrix) -> None:
+    """``out[rows] += left @ x`` (``rows``: distinct destination rows, one per row of ``left``)."""
+    res = left @ x
+    if rows.size * out.shape[1] <= _DENSE_ADD:
+        out[rows] += res.toarray()
+        return
+    res = sp.csr_matrix(res)  # scipy's sparse product holds each (row, column) once: no duplicates
+    r = np.repeat(rows, np.diff(res.indptr))
     out[r, res.indices] += res.data
 
 
@@ -165,8 +181,9 @@ def add_rows_codes(out, data, indices, indptr, codes, fast: bool) -> None:
         return
     keep = np.flatnonzero(codes >= 0)
     if keep.size:
-        e = sp.csr_matrix((np.ones(keep.size), (codes[keep], keep)), shape=(out.shape[0], codes.size))
-        _add_sparse(out, e @ _block_csr(data, indices, indptr, out.shape[1]))
+        rows, local = np.unique(codes[keep], return_inverse=True)  # only the groups present in the block
+        e = sp.csr_matrix((np.ones(keep.size), (local.ravel(), keep)), shape=(rows.size, codes.size))
+        _add_product(out, rows, e, _block_csr(data, indices, indptr, out.shape[1]))
 
 
 def add_rows_weighted(out, data, indices, indptr, wcsc: sp.csc_matrix, first_cell: int, fast: bool) -> None:
@@ -176,9 +193,10 @@ def add_rows_weighted(out, data, indices, indptr, wcsc: sp.csc_matrix, first_cel
             out, data, indices, indptr, wcsc.indptr, wcsc.indices, wcsc.data, first_cell
         )
         return
-    part = wcsc[:, first_cell : first_cell + indptr.size - 1]
-    if part.nnz:
-        _add_sparse(out, sp.csr_matrix(part) @ _block_csr(data, indices, indptr, out.shape[1]))
+    part = sp.csr_matrix(wcsc[:, first_cell : first_cell + indptr.size - 1])
+    rows = np.flatnonzero(np.diff(part.indptr))
+    if rows.size:
+        _add_product(out, rows, part[rows], _block_csr(data, indices, indptr, out.shape[1]))
 
 
 def add_cols_codes(out_t, data, indices, indptr, codes, fast: bool) -> None:

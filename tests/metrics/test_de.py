@@ -1,0 +1,67 @@
+import numpy as np
+import pandas as pd
+
+from pbfidelity.metrics.de import DE_COLUMNS, choose_design, classify, run_deseq2, volcano_points
+from pbfidelity.metrics.selection import primary_comparison
+
+
+def test_design_choice():
+    paired = pd.DataFrame({"donor": ["a", "a", "b", "b"], "modality": ["bulk", "pseudobulk"] * 2})
+    assert choose_design(paired) == "~ donor + modality"
+    unpaired = pd.DataFrame(
+        {"donor": ["a", "b", "c", "d"], "modality": ["bulk", "bulk", "pseudobulk", "pseudobulk"]}
+    )
+    assert choose_design(unpaired) == "~ modality"
+    saturated = paired.iloc[:2]
+    assert choose_design(saturated) == "~ modality"
+
+
+def test_unpaired_design_runs_and_finds_shift(toy):
+    comp = primary_comparison(toy)
+    obs = comp.obs.assign(donor=[f"x{i}" for i in range(len(comp.obs))])
+    de, design = run_deseq2(comp.counts, comp.genes, obs)
+    assert design == "~ modality"
+    top = set(de.nsmallest(20, "pvalue")["gene"])
+    assert len(top & {f"G{i:04d}" for i in range(20)}) >= 15
+    assert (de.set_index("gene").loc[[f"G{i:04d}" for i in range(20)], "log2FoldChange"] > 1).mean() > 0.8
+
+
+def test_classify_thresholds():
+    t = pd.DataFrame({"padj": [0.01, 0.01, 0.2, np.nan, 0.01], "log2FoldChange": [2.0, -3.0, 5.0, 4.0, 0.5]})
+    assert classify(t, 0.05, 1.0).tolist() == ["bulk_up", "pseudobulk_up", "ns", "ns", "ns"]
+    assert classify(t, 0.05, 0.0).tolist()[4] == "bulk_up"
+
+
+def _recall_precision(de: pd.DataFrame, planted: set[str]) -> tuple[float, float, int]:
+    called = set(de.loc[de["direction"] != "ns", "gene"])
+    planted = planted & set(de["gene"])
+    hit = len(called & planted)
+    return hit / len(planted), hit / max(len(called), 1), len(called)
+
+
+def test_planted_distortions_are_found(planted_result):
+    """Must-show: default-size simulation, recall of planted genes among DE genes >= 0.8, precision >= 0.5."""
+    res, truth = planted_result
+    de = res.tables["de_results"]
+    assert list(de.columns) == DE_COLUMNS and res.summary["de_design"] == "~ donor + modality"
+    recall, precision, n_called = _recall_precision(de, set(truth["distorted_genes"]))
+    assert recall >= 0.8 and precision >= 0.5, (recall, precision, n_called)
+    # directions agree with the planted direction
+    d = de.set_index("gene")["direction"]
+    bulk_up = set(truth["distortions"]["capture_bias_bulk_up"]) & set(d.index)
+    pb_up = (
+        set(truth["distortions"]["stress"]) | set(truth["distortions"]["capture_bias_pseudobulk_up"])
+    ) & set(d.index)
+    assert (d[list(bulk_up)] == "bulk_up").mean() >= 0.8 and (d[list(pb_up)] == "pseudobulk_up").mean() >= 0.8
+    v = volcano_points(de, max_ns=100)
+    assert res.summary["n_de"] == n_called
+    assert (v["direction"] != "ns").sum() == n_called and (v["direction"] == "ns").sum() <= 100
+
+
+def test_null_simulation_gives_few_de_genes(null_result):
+    """Must-show: no planted distortion -> BH-controlled, (almost) no DE genes."""
+    de = null_result[0].tables["de_results"]
+    n_called = int((de["direction"] != "ns").sum())
+    assert n_called <= 0.01 * len(de), n_called
+    # without the fold-change threshold too, padj < 0.05 stays rare
+    assert (de["padj"] < 0.05).mean() < 0.05
