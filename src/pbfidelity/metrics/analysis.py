@@ -12,7 +12,7 @@ from pbfidelity.metrics import components as comps
 from pbfidelity.metrics import correlation as corr
 from pbfidelity.metrics.annotation import gene_attributes
 from pbfidelity.metrics.attributes import attribute_bias
-from pbfidelity.metrics.de import run_deseq2, volcano_points
+from pbfidelity.metrics.de import run_deseq2, volcano_points, well_measured
 from pbfidelity.metrics.genes import gene_bias, mean_density
 from pbfidelity.metrics.overlap import selection_overlap
 from pbfidelity.metrics.selection import Comparison
@@ -26,6 +26,8 @@ class MetricsParams:
     lfc_threshold: float = 1.0
     n_components: int = 10
     spca_alpha: float = 0.5
+    spca_max_genes: int = 5000
+    min_count: int = 10
     n_permutations: int = 999
     n_cpus: int = 1
     seed: int = 42
@@ -61,9 +63,19 @@ def compute_metrics(
     bias = gene_bias(c, comp.counts, is_bulk, pairs, comp.genes)
     density = mean_density(bias)
     pcs = comps.component_analysis(
-        logx, comp.genes, is_bulk, pairs, params.n_components, params.spca_alpha, params.seed
+        logx,
+        comp.genes,
+        is_bulk,
+        pairs,
+        params.n_components,
+        params.spca_alpha,
+        params.seed,
+        params.spca_max_genes,
+        well_measured(comp.counts, is_bulk, params.min_count),
     )
-    de, design = run_deseq2(comp.counts, comp.genes, obs, params.alpha, params.lfc_threshold, params.n_cpus)
+    de, design = run_deseq2(
+        comp.counts, comp.genes, obs, params.alpha, params.lfc_threshold, params.n_cpus, params.min_count
+    )
     de_genes = de.loc[de["direction"] != "ns", "gene"]
     sep = {m: comps.separating_component(r.table) for m, r in pcs.items()}
     sp_load = pcs["sparse_pca"].loadings
@@ -119,6 +131,8 @@ def compute_metrics(
         "separating_component": sep["sparse_pca"]["component"] if sep["sparse_pca"]["separates"] else None,
         "separating_components": sep,
         "spca_alpha": params.spca_alpha,
+        "spca_genes": int(len(sp_load)),
+        "de_min_count": params.min_count,
         "spca_de_overlap": overlap,
         "f1_overlap": overlap["f1"],
         "bias_basis": bias.attrs.get("bias_basis"),

@@ -77,7 +77,7 @@ def attribute_bias(
         row = {"attribute": attr, "n_categories": len(levels)}
         if raw is not None:
             ok = raw.notna() & lb.notna()
-            rho = spearmanr(raw[ok], lb[ok]) if ok.sum() >= 3 else None
+            rho = spearmanr(raw[ok], lb[ok]) if ok.sum() >= 3 and raw[ok].nunique() > 1 else None
             row.update(
                 bias_test="spearman",
                 bias_statistic=float(rho.statistic) if rho else np.nan,

@@ -45,6 +45,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="sparse PCA L1 penalty on unit-norm genes (~ the |correlation| a gene needs)",
     )
     p.add_argument(
+        "--spca-max-genes",
+        type=int,
+        default=5000,
+        help="sparse PCA on this many highest-variance genes (0 = all; run time grows with genes)",
+    )
+    p.add_argument(
+        "--min-count",
+        type=int,
+        default=10,
+        help="DE tests genes with >= this many counts in >= (smaller modality size) profiles (0 = all)",
+    )
+    p.add_argument(
         "--n-permutations", type=int, default=999, help="permutations of the matched-vs-unmatched test"
     )
     p.add_argument("--n-cpus", type=int, default=1, help="processes for pydeseq2")
@@ -58,6 +70,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
     if args.lfc_threshold < 0:
         raise UserError(f"--lfc-threshold must be >= 0, got {args.lfc_threshold}")
+    if args.spca_max_genes < 0 or args.min_count < 0:
+        raise UserError("--spca-max-genes and --min-count must be >= 0")
     if args.n_components < 1 or args.spca_alpha <= 0 or args.n_permutations < 0 or args.n_cpus < 1:
         raise UserError("--n-components and --n-cpus must be >= 1, --spca-alpha > 0, --n-permutations >= 0")
     if args.gene_annotation is not None and not args.gene_annotation.exists():
@@ -83,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         n_components=args.n_components,
         spca_alpha=args.spca_alpha,
         n_permutations=args.n_permutations,
+        spca_max_genes=args.spca_max_genes,
+        min_count=args.min_count,
         n_cpus=args.n_cpus,
         seed=args.seed,
     )

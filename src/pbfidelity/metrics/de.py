@@ -4,7 +4,7 @@ Design ``~ donor + modality`` when every donor has profiles of both modalities a
 degrees of freedom (paired), else ``~ modality``. The contrast is bulk over pseudo-bulk, so a positive
 ``log2FoldChange`` means higher in bulk. A gene is ``bulk_up`` / ``pseudobulk_up`` when ``padj < alpha`` and
 ``|log2FoldChange| > lfc_threshold`` (defaults 0.05 and 1), else ``ns``; genes whose padj pydeseq2 leaves
-undefined (independent filtering, Cook's outliers, all-zero) are ``ns``. Only primary profiles enter (bootstrap
+undefined (independent filtering, Cook's outliers) or that fail the low-count pre-filter are ``ns``. Only primary profiles enter (bootstrap
 pseudo-replicates are excluded: they are not independent samples).
 """
 
@@ -40,6 +40,14 @@ def classify(table: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.Seri
     )
 
 
+def well_measured(counts: np.ndarray, is_bulk: np.ndarray, min_count: int) -> np.ndarray:
+    """Genes with >= ``min_count`` counts in at least as many profiles as the smaller modality has."""
+    if min_count <= 0:
+        return np.ones(counts.shape[1], bool)
+    smallest = int(min(is_bulk.sum(), (~is_bulk).sum()))
+    return (counts >= min_count).sum(axis=0) >= smallest
+
+
 def run_deseq2(
     counts: np.ndarray,
     genes: pd.Index,
@@ -47,8 +55,13 @@ def run_deseq2(
     alpha: float = 0.05,
     lfc_threshold: float = 1.0,
     n_cpus: int = 1,
+    min_count: int = 10,
 ) -> tuple[pd.DataFrame, str]:
-    """DESeq2 Wald test of modality; returns the DE table (``DE_COLUMNS``) and the design used."""
+    """DESeq2 Wald test of modality; returns the DE table (``DE_COLUMNS``, every gene) and the design used.
+
+    As in the DESeq2 vignette, only genes with at least ``min_count`` counts in at least as many profiles as
+    the smaller modality has are tested (0 = test all); the others are reported untested (NaN, ``ns``).
+    """
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
@@ -62,9 +75,9 @@ def run_deseq2(
         },
         index=[f"p{i}" for i in range(len(obs))],
     )
-    cdf = pd.DataFrame(
-        np.rint(counts).astype(np.int64), index=meta.index, columns=[f"g{i}" for i in range(len(genes))]
-    )
+    tested = well_measured(counts, (obs["modality"] == "bulk").to_numpy(), min_count)
+    names = np.array([f"g{i}" for i in range(len(genes))])
+    cdf = pd.DataFrame(np.rint(counts[:, tested]).astype(np.int64), index=meta.index, columns=names[tested])
     from threadpoolctl import threadpool_limits
 
     inference = DefaultInference(n_cpus=n_cpus)
@@ -79,7 +92,7 @@ def run_deseq2(
             dds, contrast=["modality", "bulk", "pseudobulk"], alpha=alpha, inference=inference, quiet=True
         )
         stats.summary()
-    res = stats.results_df.reindex(cdf.columns)
+    res = stats.results_df.reindex(names)
     res.index = pd.Index(genes, name="gene")
     table = res[["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]].astype(float)
     table["direction"] = classify(table, alpha, lfc_threshold)
