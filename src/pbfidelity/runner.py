@@ -65,7 +65,7 @@ def _pseudobulk(ctx: RunContext, ds: str) -> list[str]:
             "--outdir", str(ctx.stage_dir("pseudobulk", ds)), *ctx.common()]
     if ctx.args.proportions:
         argv += ["--proportions", str(ctx.args.proportions)]
-    if ctx.args.pseudo_replicates:
+    if getattr(ctx.args, "pseudo_replicates", 0):
         argv += ["--n-replicates", str(ctx.args.pseudo_replicates)]
     return argv
 
@@ -92,7 +92,7 @@ def _calibrate(ctx: RunContext, ds: str) -> list[str]:
 def _enrich(ctx: RunContext, ds: str) -> list[str] | None:
     if not ctx.args.gene_sets:
         return None
-    argv = ["enrich", "--de", str(ctx.stage_dir("metrics", ds) / "de_results.tsv"),
+    argv = ["enrich", "--de", str(ctx.stage_dir("metrics", ds) / "de_results.tsv"), "--dataset", ds,
             "--gene-sets", str(ctx.args.gene_sets), "--outdir", str(ctx.stage_dir("enrich", ds)),
             "--seed", str(ctx.args.seed)]
     shap = ctx.stage_dir("discriminate", ds) / "shap_top_genes.tsv"

@@ -22,6 +22,7 @@ process PBF_ENRICH {
     """
     pbfidelity enrich \\
         --de ${de_results} \\
+        --dataset ${meta.id} \\
         --gene-sets ${gene_sets} \\
         --outdir ${meta.id} \\
         --seed ${params.seed} \\

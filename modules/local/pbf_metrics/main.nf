@@ -32,7 +32,7 @@ process PBF_METRICS {
     stub:
     """
     mkdir -p ${meta.id}
-    printf 'gene\\tlog2fc\\tpvalue\\tpadj\\n' > ${meta.id}/de_results.tsv
+    printf 'gene\\tbaseMean\\tlog2FoldChange\\tlfcSE\\tstat\\tpvalue\\tpadj\\tdirection\\n' > ${meta.id}/de_results.tsv
     printf 'PBF_METRICS:\\n  pbfidelity: stub\\n' > ${meta.id}/versions.yml
     """
 }

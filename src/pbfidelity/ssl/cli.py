@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import time
 from pathlib import Path
 
 from pbfidelity.errors import StageSkipped, UserError
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.name,
         device,
     )
+    t_start = time.perf_counter()
     result = run_protocol(data, cfg, seed=args.seed, device=device, checkpoints=not args.no_checkpoints)
     with atomic_outdir(args.outdir) as tmp:
         write_tables(result, tmp)
@@ -149,5 +151,6 @@ def run(args: argparse.Namespace) -> int:
             write_checkpoints(result, tmp)
         write_multiqc(result, tmp)
         write_versions(tmp, "ssl", ["torch", "numpy", "scikit-learn", "xgboost", "pandas"])
-    log.info("ssl %s: done in %.0f s; results in %s", data.name, result.summary["seconds"], args.outdir)
+    # run time goes to the log only, so ssl_summary.json is identical across runs with the same seed
+    log.info("ssl %s: done in %.0f s; results in %s", data.name, time.perf_counter() - t_start, args.outdir)
     return 0

@@ -322,7 +322,6 @@ def run_protocol(
         "folds": n_folds,
         "seed": seed,
         "device": device,
-        "seconds": round(time.perf_counter() - t_start, 1),
         "config": cfg.to_dict(),
         "best_epochs": losses[losses["best"]]
         .groupby(["analysis", "method"])["epoch"]
