@@ -1,50 +1,14 @@
-"""Simulated profiles built by the real stages (simulate -> qc -> pseudobulk), and small hand-made profiles."""
+"""Small hand-made profiles and metrics results on the shared simulations (``sim_planted``/``sim_null`` in
+the root conftest)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-
-from pbfidelity.cli import dispatch
-
-
-def build_sim_profiles(root: Path, null: bool, n_replicates: int = 2, seed: int = 42) -> tuple[Path, dict]:
-    """Default-size simulation through simulate, qc, pseudobulk (with bootstrap replicates)."""
-    inp, qc, pb = root / "input", root / "qc", root / "pseudobulk"
-    dispatch(["simulate", "--outdir", str(inp), "--seed", str(seed), "-q", *(["--null"] if null else [])])
-    dispatch(["qc", "--input", str(inp / "samplesheet.csv"), "--outdir", str(qc), "-q"])
-    dispatch(
-        [
-            "pseudobulk",
-            "--input",
-            str(inp / "samplesheet.csv"),
-            "--cell-qc",
-            str(qc / "cell_qc.tsv.gz"),
-            "--bulk-qc",
-            str(qc / "bulk_qc.tsv"),
-            "--n-replicates",
-            str(n_replicates),
-            "--outdir",
-            str(pb),
-            "-q",
-        ]
-    )
-    return pb / "profiles.h5ad", json.loads((inp / "ground_truth.json").read_text())
-
-
-@pytest.fixture(scope="session")
-def sim_planted(tmp_path_factory) -> tuple[Path, dict]:
-    return build_sim_profiles(tmp_path_factory.mktemp("metrics_sim_planted"), null=False)
-
-
-@pytest.fixture(scope="session")
-def sim_null(tmp_path_factory) -> tuple[Path, dict]:
-    return build_sim_profiles(tmp_path_factory.mktemp("metrics_sim_null"), null=True)
 
 
 def toy_profiles(n_pairs: int = 8, n_genes: int = 300, shifted: int = 20, seed: int = 0) -> ad.AnnData:
