@@ -231,6 +231,18 @@ def c_cell_qc_missing(d):
     return _pb(d, "--cell-qc", str(d / "nope.tsv.gz")), "cell QC table does not exist"
 
 
+def c_gmt_malformed(d):
+    genes = [f"GENE{i:05d}" for i in range(1, 41)]
+    pd.DataFrame({"gene": genes, "stat": np.linspace(-5, 5, 40), "pvalue": np.linspace(1e-6, 1, 40),
+                  "padj": np.linspace(1e-5, 1, 40), "log2FoldChange": np.linspace(-3, 3, 40),
+                  "direction": ["bulk_up"] * 10 + ["ns"] * 20 + ["pseudobulk_up"] * 10}).to_csv(
+        d / "de.tsv", sep="\t", index=False)
+    (d / "sets.gmt").write_text("SET_A\tfine\t" + "\t".join(genes[:12]) + "\nSET_B GENE00001 GENE00002\n")
+    return (["enrich", "--de", str(d / "de.tsv"), "--gene-sets", str(d / "sets.gmt"), "--dataset", "sim",
+             "--outdir", str(d / "out")],
+            "sets.gmt: line 2: expected 'id<TAB>description<TAB>genes...' (GMT), found 1 tab-separated field(s)")
+
+
 CASES = {name[2:]: fn for name, fn in sorted(globals().items()) if name.startswith("c_")}
 
 
@@ -253,3 +265,59 @@ def test_bad_input_fails_with_one_clear_line(case, base, tmp_path, capsys):
 
 def test_corpus_is_large_enough():
     assert len(CASES) >= 25
+
+
+def _profiles(d: Path, n_donors: int, label: str | None = None) -> Path:
+    """Bulk + pseudo-bulk profiles of the first ``n_donors`` simulated donors, built by the real stages."""
+    _sheet(d, _rows(n=n_donors))
+    assert main(["qc", "--input", str(d / "samplesheet.csv"), "--outdir", str(d / "qc"), "-q"]) == 0
+    assert main(["pseudobulk", "--input", str(d / "samplesheet.csv"), "--outdir", str(d / "pb"), "-q",
+                 "--cell-qc", str(d / "qc" / "cell_qc.tsv.gz"), "--bulk-qc", str(d / "qc" / "bulk_qc.tsv")]) == 0
+    path = d / "pb" / "profiles.h5ad"
+    if label is not None:
+        a = ad.read_h5ad(path)
+        a.obs["phenotype"] = label
+        a.write_h5ad(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        ("metrics", "dataset 'sim' has 1 bulk and 1 primary pseudo-bulk profiles; metrics need at least 2 of each"),
+        ("discriminate", "dataset 'sim' has 1 donor(s); donor-grouped validation needs >= 3"),
+        ("ssl", "label 'phenotype' has 1 class(es) among labelled profiles; need 2"),
+    ],
+)
+def test_dataset_a_stage_cannot_analyse_is_skipped_with_one_line(stage, expected, base, tmp_path, capsys):
+    d = tmp_path / "case"
+    shutil.copytree(base, d)
+    profiles = _profiles(d, n_donors=1 if stage != "ssl" else 3, label="case" if stage == "ssl" else None)
+    capsys.readouterr()
+    argv = [stage, "--profiles", str(profiles), "--outdir", str(d / "out")]
+    code = main(argv + (["--label-column", "phenotype"] if stage == "ssl" else []))
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if not line.startswith("[pbfidelity")]
+    assert code == 3, err
+    assert len(lines) == 1 and lines[0].startswith(f"pbfidelity {stage}: skipped: ") and expected in lines[0], err
+    assert not (d / "out").exists() or not [p for p in (d / "out").rglob("*") if p.is_file()]
+
+
+def test_one_donor_dataset_is_skipped_and_the_others_are_processed(base, tmp_path, capsys):
+    d = tmp_path / "case"
+    shutil.copytree(base, d)
+    rows = _rows(n=3) + [r.replace("sim,", "solo,", 1) for r in _rows(n=1)]
+    _sheet(d, rows)
+    code = main(["run", "--input", str(d / "samplesheet.csv"), "--outdir", str(d / "out"), "--no-progress",
+                 "--skip-stages", "calibrate", "enrich", "ssl", "report"])
+    assert code == 0, capsys.readouterr().err
+    import json
+
+    steps = json.loads((d / "out" / "pipeline_info" / "run_summary.json").read_text())["steps"]
+    status = {(s["stage"], s.get("dataset")): s["status"] for s in steps}
+    assert status[("metrics", "sim")] == "done" and status[("discriminate", "sim")] == "done"
+    assert status[("metrics", "solo")] == "skipped" and status[("discriminate", "solo")] == "skipped"
+    reason = next(s["reason"] for s in steps if s["stage"] == "metrics" and s.get("dataset") == "solo")
+    assert "dataset 'solo' has 1 bulk and 1 primary pseudo-bulk profiles" in reason
+    assert (d / "out" / "metrics" / "sim" / "metrics_summary.json").exists()
+    assert not (d / "out" / "metrics" / "solo").exists() or not list((d / "out" / "metrics" / "solo").glob("*.json"))
