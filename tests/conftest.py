@@ -62,3 +62,19 @@ def sim_planted(tmp_path_factory) -> tuple[Path, dict]:
 def sim_null(tmp_path_factory) -> tuple[Path, dict]:
     """Null simulation (no planted distortion), built once per session."""
     return build_sim_profiles(tmp_path_factory.mktemp("sim_null"), null=True)
+
+
+@pytest.fixture(scope="session")
+def cellbench_profiles(shared_data, tmp_path_factory) -> dict[str, Path]:
+    """CellBench through the real stages: recipe, qc and proportion-matched pseudo-bulk with two bootstrap
+    pseudo-replicates per pool (gene annotation for mito/ribo). Returns the input folder and profiles path."""
+    root = tmp_path_factory.mktemp("cellbench")
+    ann = shared_data / "genesets" / "human_gene_annotation.tsv.gz"
+    inp, qc, pb = root / "input", root / "qc", root / "pb"
+    sheet = str(inp / "samplesheet.csv")
+    dispatch(["recipe", "cellbench", "--data-dir", str(shared_data / "cellbench"), "--outdir", str(inp), "-q"])
+    dispatch(["qc", "--input", sheet, "--outdir", str(qc), "--gene-annotation", str(ann), "-q"])
+    dispatch(["pseudobulk", "--input", sheet, "--cell-qc", str(qc / "cell_qc.tsv.gz"), "--bulk-qc",
+              str(qc / "bulk_qc.tsv"), "--proportions", str(inp / "proportions.tsv"), "--gene-annotation", str(ann),
+              "--n-replicates", "2", "--outdir", str(pb), "-q"])
+    return {"input": inp, "profiles": pb / "profiles.h5ad", "annotation": ann}

@@ -66,33 +66,13 @@ def test_outputs_and_determinism(sim_planted, tmp_path):
 
 
 @pytest.mark.realdata
-def test_cellbench_calibration(shared_data, tmp_path):
-    inp, qc, pb, out = (tmp_path / d for d in ("input", "qc", "pb", "calibrate"))
-    dispatch(["recipe", "cellbench", "--data-dir", str(shared_data / "cellbench"), "--outdir", str(inp)])
-    dispatch(["qc", "--input", str(inp / "samplesheet.csv"), "--outdir", str(qc), "-q"])
-    dispatch(
-        [
-            "pseudobulk",
-            "--input",
-            str(inp / "samplesheet.csv"),
-            "--cell-qc",
-            str(qc / "cell_qc.tsv.gz"),
-            "--bulk-qc",
-            str(qc / "bulk_qc.tsv"),
-            "--proportions",
-            str(inp / "proportions.tsv"),
-            "--n-replicates",
-            "2",
-            "--outdir",
-            str(pb),
-            "-q",
-        ]
-    )
+def test_cellbench_calibration(cellbench_profiles, tmp_path):
+    out = tmp_path / "calibrate"
     dispatch(
         [
             "calibrate",
             "--profiles",
-            str(pb / "profiles.h5ad"),
+            str(cellbench_profiles["profiles"]),
             "--outdir",
             str(out),
             "--methods",

@@ -94,34 +94,14 @@ def test_several_datasets(sim_planted, sim_null, tmp_path):
 
 
 @pytest.mark.realdata
-def test_cellbench_pools_vs_pseudobulk(shared_data, tmp_path):
+def test_cellbench_pools_vs_pseudobulk(cellbench_profiles, tmp_path):
     """Real data: CellBench 90-cell pools vs proportion-matched pseudo-bulk with bootstrap pseudo-replicates."""
-    inp, qc, pb, out = (tmp_path / d for d in ("input", "qc", "pb", "discriminate"))
-    dispatch(["recipe", "cellbench", "--data-dir", str(shared_data / "cellbench"), "--outdir", str(inp)])
-    dispatch(["qc", "--input", str(inp / "samplesheet.csv"), "--outdir", str(qc), "-q"])
-    dispatch(
-        [
-            "pseudobulk",
-            "--input",
-            str(inp / "samplesheet.csv"),
-            "--cell-qc",
-            str(qc / "cell_qc.tsv.gz"),
-            "--bulk-qc",
-            str(qc / "bulk_qc.tsv"),
-            "--proportions",
-            str(inp / "proportions.tsv"),
-            "--n-replicates",
-            "2",
-            "--outdir",
-            str(pb),
-            "-q",
-        ]
-    )
+    out = tmp_path / "discriminate"
     dispatch(
         [
             "discriminate",
             "--profiles",
-            str(pb / "profiles.h5ad"),
+            str(cellbench_profiles["profiles"]),
             "--outdir",
             str(out),
             "--n-permutations",

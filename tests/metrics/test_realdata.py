@@ -9,37 +9,14 @@ from pbfidelity.cli import dispatch
 
 
 @pytest.mark.realdata
-def test_cellbench_metrics_and_go_enrichment(shared_data, tmp_path):
-    ann = shared_data / "genesets" / "human_gene_annotation.tsv.gz"
-    inp, qc, pb, mt, en = (tmp_path / d for d in ("in", "qc", "pb", "metrics", "enrich"))
-    dispatch(
-        ["recipe", "cellbench", "--data-dir", str(shared_data / "cellbench"), "--outdir", str(inp), "-q"]
-    )
-    sheet = str(inp / "samplesheet.csv")
-    dispatch(["qc", "--input", sheet, "--outdir", str(qc), "--gene-annotation", str(ann), "-q"])
-    dispatch(
-        [
-            "pseudobulk",
-            "--input",
-            sheet,
-            "--cell-qc",
-            str(qc / "cell_qc.tsv.gz"),
-            "--bulk-qc",
-            str(qc / "bulk_qc.tsv"),
-            "--proportions",
-            str(inp / "proportions.tsv"),
-            "--gene-annotation",
-            str(ann),
-            "--outdir",
-            str(pb),
-            "-q",
-        ]
-    )
+def test_cellbench_metrics_and_go_enrichment(shared_data, cellbench_profiles, tmp_path):
+    ann = cellbench_profiles["annotation"]
+    mt, en = tmp_path / "metrics", tmp_path / "enrich"
     dispatch(
         [
             "metrics",
             "--profiles",
-            str(pb / "profiles.h5ad"),
+            str(cellbench_profiles["profiles"]),
             "--outdir",
             str(mt),
             "--gene-annotation",
