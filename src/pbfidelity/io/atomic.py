@@ -27,7 +27,7 @@ def remove_stale_tmp(outdir: Path) -> list[Path]:
     removed = []
     for tmp in outdir.glob(f"{TMP_PREFIX}*"):
         try:
-            pid = int(tmp.name[len(TMP_PREFIX):].split("-", 1)[0])
+            pid = int(tmp.name[len(TMP_PREFIX) :].split("-", 1)[0])
         except ValueError:
             continue
         if pid != os.getpid() and not _alive(pid):

@@ -150,3 +150,17 @@ def write_bulk_counts(counts: pd.DataFrame, path: str | Path) -> Path:
     out.index.name = out.index.name or "gene_id"
     out.to_csv(path, sep="\t" if not path.name.lower().removesuffix(".gz").endswith(".csv") else ",")
     return path
+
+
+def read_dataset_bulk(rows, round_fractional: bool = False):
+    """Yield ``(bulk_file, rows, counts)`` for each bulk file of a dataset's samplesheet rows, read once.
+
+    ``counts`` holds the rows' ``bulk_id`` columns, in row order; a missing column names its row.
+    """
+    by_file: dict = {}
+    for r in rows:
+        by_file.setdefault(r.bulk.resolve(), []).append(r)
+    for path, file_rows in by_file.items():
+        bulk = read_bulk_counts(path, round_fractional=round_fractional)
+        counts = select_samples(bulk, [r.bulk_id for r in file_rows], {r.bulk_id: r.row for r in file_rows})
+        yield bulk, file_rows, counts

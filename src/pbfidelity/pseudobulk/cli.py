@@ -11,9 +11,9 @@ log = logging.getLogger("pbfidelity.pseudobulk")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", required=True, type=Path, help="samplesheet CSV/TSV")
-    p.add_argument("--dataset", help="dataset to process (default: the only one)")
-    p.add_argument("--outdir", required=True, type=Path, help="output folder for this dataset")
+    from pbfidelity.qc.cli import add_input_arguments
+
+    add_input_arguments(p)
     p.add_argument(
         "--cell-qc", type=Path, help="cell_qc.tsv.gz from 'pbfidelity qc' (cells failing QC are left out)"
     )
@@ -27,9 +27,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "makes the primary pseudo-bulk proportion-matched",
     )
     p.add_argument("--gene-annotation", type=Path, help="annotation TSV (ENSEMBL, SYMBOL) to map gene ids")
-    p.add_argument(
-        "--sc-sample-key", default="sample", help="obs column of the single-cell files holding sc_id"
-    )
     p.add_argument("--celltype-key", default="cell_type", help="obs column with cell types")
     p.add_argument("--min-cells", type=int, default=10, help="fewest cells for a pseudo-bulk profile")
     p.add_argument("--n-replicates", type=int, default=0, help="bootstrap pseudo-replicates per sample")
@@ -39,10 +36,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.2,
         help="keep genes non-zero in at least this fraction of the profiles of each modality",
     )
-    p.add_argument(
-        "--round-bulk-counts", action="store_true", help="round non-integer bulk counts (e.g. Salmon)"
-    )
-    p.add_argument("--chunk-size", type=int, default=20_000, help="cells read per chunk")
     p.add_argument("--seed", type=int, default=42, help="seed for proportion matching and bootstrap draws")
 
 
@@ -70,7 +63,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
     from pbfidelity.errors import UserError
     from pbfidelity.io.assign import assign_cells, group_by_file
     from pbfidelity.io.atomic import atomic_outdir
-    from pbfidelity.io.bulk import read_bulk_counts, select_samples
+    from pbfidelity.io.bulk import read_dataset_bulk
     from pbfidelity.io.genes import GeneAnnotation, choose_target, harmonise_ids, intersection_report
     from pbfidelity.io.mqc import write_mqc_table
     from pbfidelity.io.profiles import write_profiles
@@ -98,12 +91,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
 
     # --- bulk side
     bulk_parts, bulk_lib_genes = [], None
-    by_bulk: dict = {}
-    for r in rows:
-        by_bulk.setdefault(r.bulk.resolve(), []).append(r)
-    for path, brows in by_bulk.items():
-        b = read_bulk_counts(path, round_fractional=args.round_bulk_counts)
-        part = select_samples(b, [r.bulk_id for r in brows], {r.bulk_id: r.row for r in brows})
+    for _bulk_file, brows, part in read_dataset_bulk(rows, args.round_bulk_counts):
         part.columns = [r.sample for r in brows]
         bulk_parts.append(part)
         bulk_lib_genes = part.index if bulk_lib_genes is None else bulk_lib_genes.intersection(part.index)

@@ -10,15 +10,24 @@ from pathlib import Path
 log = logging.getLogger("pbfidelity.qc")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_input_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags every stage that reads the samplesheet shares (qc and pseudobulk)."""
     p.add_argument("--input", required=True, type=Path, help="samplesheet CSV/TSV")
     p.add_argument("--dataset", help="dataset to process (default: the only dataset in the samplesheet)")
     p.add_argument("--outdir", required=True, type=Path, help="output folder for this dataset")
     p.add_argument(
-        "--gene-annotation", type=Path, help="annotation TSV (ENSEMBL, SYMBOL, CHR) for mito/ribo genes"
+        "--sc-sample-key", default="sample", help="obs column of the single-cell files holding sc_id"
     )
     p.add_argument(
-        "--sc-sample-key", default="sample", help="obs column of the single-cell files holding sc_id"
+        "--round-bulk-counts", action="store_true", help="round non-integer bulk counts (e.g. Salmon)"
+    )
+    p.add_argument("--chunk-size", type=int, default=20_000, help="cells read per chunk")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_input_arguments(p)
+    p.add_argument(
+        "--gene-annotation", type=Path, help="annotation TSV (ENSEMBL, SYMBOL, CHR) for mito/ribo genes"
     )
     p.add_argument("--nmads-counts", type=float, default=5.0, help="MADs of log total counts (both sides)")
     p.add_argument("--nmads-genes", type=float, default=5.0, help="MADs of log detected genes (both sides)")
@@ -36,10 +45,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=3.0,
         help="drop a bulk sample whose unassigned count is > F x or < 1/F x the median",
     )
-    p.add_argument(
-        "--round-bulk-counts", action="store_true", help="round non-integer bulk counts (e.g. Salmon)"
-    )
-    p.add_argument("--chunk-size", type=int, default=20_000, help="cells read per chunk")
     p.add_argument(
         "--seed", type=int, default=42, help="random seed (QC is deterministic; kept for uniformity)"
     )
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pbfidelity.io.assign import assign_cells, group_by_file
     from pbfidelity.io.atomic import atomic_outdir
-    from pbfidelity.io.bulk import read_bulk_counts, select_samples
+    from pbfidelity.io.bulk import read_dataset_bulk
     from pbfidelity.io.genes import GeneAnnotation
     from pbfidelity.io.mqc import write_mqc, write_mqc_table
     from pbfidelity.io.samplesheet import read_samplesheet
@@ -118,12 +123,7 @@ def run(args: argparse.Namespace) -> int:
     cells = flag_cells(cells, cells["sample"].to_numpy(), params)
 
     bulk_tables = []
-    by_bulk: dict = {}
-    for r in rows:
-        by_bulk.setdefault(r.bulk.resolve(), []).append(r)
-    for path, brow in by_bulk.items():
-        bulk = read_bulk_counts(path, round_fractional=args.round_bulk_counts)
-        counts = select_samples(bulk, [r.bulk_id for r in brow], {r.bulk_id: r.row for r in brow})
+    for bulk, brow, counts in read_dataset_bulk(rows, args.round_bulk_counts):
         mito, _ = mito_ribo_masks(counts.index, annotation)
         m = bulk_metrics(counts, mito)
         m.insert(0, "sample", [r.sample for r in brow])
