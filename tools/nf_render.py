@@ -201,32 +201,28 @@ def shell_words(script: str) -> list[str]:
 # ------------------------------------------------------------------------------------------ configs
 
 
-def ext_args_literals(config: Path) -> dict[str, str]:
-    """``withName: 'X' { ext.args = '...' }`` entries whose value is a plain string literal."""
+def _per_process(config: Path, pattern: str) -> dict[str, str]:
+    """First group of ``pattern`` on lines inside each ``withName: 'X' { ... }`` block, by process name."""
     out = {}
     current = None
     for line in config.read_text().splitlines():
         w = re.match(r"\s*withName:\s*['\"]([\w:]+)['\"]", line)
         if w:
             current = w.group(1)
-        a = re.match(r"\s*ext\.args\s*=\s*'([^']*)'\s*$", line)
-        if a and current:
-            out[current] = a.group(1)
+        m = re.match(pattern, line)
+        if m and current:
+            out[current] = m.group(1)
     return out
+
+
+def ext_args_literals(config: Path) -> dict[str, str]:
+    """``withName: 'X' { ext.args = '...' }`` entries whose value is a plain string literal."""
+    return _per_process(config, r"\s*ext\.args\s*=\s*'([^']*)'\s*$")
 
 
 def publish_paths(config: Path) -> dict[str, str]:
     """``withName: 'X' { publishDir = [ path: { "..." } ] }`` -> the path template."""
-    out = {}
-    current = None
-    for line in config.read_text().splitlines():
-        w = re.match(r"\s*withName:\s*['\"]([\w:]+)['\"]", line)
-        if w:
-            current = w.group(1)
-        p = re.match(r"\s*path:\s*\{\s*\"([^\"]+)\"\s*\}", line)
-        if p and current:
-            out[current] = p.group(1)
-    return out
+    return _per_process(config, r"\s*path:\s*\{\s*\"([^\"]+)\"\s*\}")
 
 
 def config_params(config: Path) -> dict[str, object]:

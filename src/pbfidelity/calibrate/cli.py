@@ -35,6 +35,8 @@ def _methods(text: str) -> tuple[str, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from pbfidelity.discriminate.cli import add_validation_arguments
+
     p.add_argument("--profiles", required=True, nargs="+", type=Path, help="profiles .h5ad file(s)")
     p.add_argument("--outdir", required=True, type=Path, help="output folder")
     p.add_argument("--seed", type=int, default=42, help="seed for folds, bootstrap and models")
@@ -44,21 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=("scale", "offset", "linear"),
         help="calibration methods to evaluate; the first one's counts are written",
     )
-    p.add_argument("--n-folds", type=int, default=5, help="donor-grouped folds (as in discriminate)")
-    p.add_argument(
-        "--n-genes",
-        type=int,
-        default=2000,
-        help="top-variance genes per training fold for the discriminator (0 = all)",
-    )
-    p.add_argument("--n-bootstrap", type=int, default=1000, help="donor-bootstrap resamples for the CIs")
+    add_validation_arguments(p)
     p.add_argument("--ridge", type=float, default=1.0, help="ridge penalty pulling linear slopes towards 1")
-    p.add_argument(
-        "--pb-method",
-        default="auto",
-        help="pseudo-bulk method (obs pb_method) to calibrate; auto: proportion, else sum",
-    )
-    p.add_argument("--no-replicates", action="store_true", help="leave bootstrap pseudo-replicates out")
 
 
 def _write_dataset(tmp: Path, res, multi: bool) -> None:

@@ -33,6 +33,26 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def add_validation_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of the donor-grouped validation, shared with ``calibrate`` so both stages use the same folds."""
+    p.add_argument(
+        "--n-folds",
+        type=int,
+        default=5,
+        help="donor-grouped folds (leave-one-donor-out when there are fewer donors)",
+    )
+    p.add_argument(
+        "--n-genes", type=int, default=2000, help="top-variance genes chosen on each training fold (0 = all)"
+    )
+    p.add_argument("--n-bootstrap", type=int, default=1000, help="donor-bootstrap resamples for the CIs")
+    p.add_argument(
+        "--pb-method",
+        default="auto",
+        help="pseudo-bulk method (obs pb_method) to compare with bulk; auto: proportion, else sum",
+    )
+    p.add_argument("--no-replicates", action="store_true", help="leave bootstrap pseudo-replicates out")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--profiles",
@@ -43,22 +63,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--outdir", required=True, type=Path, help="output folder")
     p.add_argument("--seed", type=int, default=42, help="seed for folds, bootstrap, permutations and models")
-    p.add_argument(
-        "--n-folds",
-        type=int,
-        default=5,
-        help="donor-grouped folds (leave-one-donor-out when there are fewer donors)",
-    )
-    p.add_argument(
-        "--n-genes", type=int, default=2000, help="top-variance genes chosen on each training fold (0 = all)"
-    )
+    add_validation_arguments(p)
     p.add_argument(
         "--n-permutations",
         type=int,
         default=200,
         help="within-donor label permutations for the p-value (0 = skip)",
     )
-    p.add_argument("--n-bootstrap", type=int, default=1000, help="donor-bootstrap resamples for the CIs")
     p.add_argument("--top-n", type=int, default=100, help="genes written to shap_top_genes.tsv")
     p.add_argument(
         "--learning-curve",
@@ -66,12 +77,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=(10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
         help="comma-separated gene counts of the learning curve (all genes are added when within the grid)",
     )
-    p.add_argument(
-        "--pb-method",
-        default="auto",
-        help="pseudo-bulk method (obs pb_method) to compare with bulk; auto: proportion, else sum",
-    )
-    p.add_argument("--no-replicates", action="store_true", help="leave bootstrap pseudo-replicates out")
     p.add_argument(
         "--no-baselines", action="store_true", help="skip the logistic-regression and forest baselines"
     )
