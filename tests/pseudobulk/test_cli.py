@@ -58,6 +58,11 @@ def test_proportion_matched_and_bootstrap(sim_dir, cli):
     assert (pb.loc[pb["pb_method"] == "proportion", "n_cells"] == 60).all()
     assert (pb["pb_method"] == "bootstrap").sum() == 2 * 4
     assert set(pb.loc[pb["pb_method"] == "bootstrap", "replicate"]) == {1, 2}
+    assert (pb.loc[pb["pb_method"] == "bootstrap", "n_cells"] == 60).all()  # fresh draws of the same recipe
+    boot = prof[(prof.obs["pb_method"] == "bootstrap").to_numpy()]
+    np.testing.assert_array_equal(boot.obs["sample"].to_numpy(), np.repeat(sim.samples.index.to_numpy(), 2))
+    first = prof[(prof.obs["pb_method"] == "proportion").to_numpy()].X[0]
+    assert not np.array_equal(boot.X[0], first)  # a replicate is a new draw, not a copy
     again = _run(cli, d, "prop2", "--proportions", d / "props.tsv", "--n-replicates", "2", "--seed", "7")
     np.testing.assert_array_equal(ad.read_h5ad(again / "profiles.h5ad").X, prof.X)  # same seed, same draws
 

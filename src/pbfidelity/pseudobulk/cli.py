@@ -175,24 +175,29 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
                                     "n_cells": int(sub.size),
                                 }
                             )
-                if args.n_replicates > 0:
-                    pass  # added below, after the primary rows, so row order is stable
             n = src.n_obs
             mats = []
             if groups:
                 mats.append(group_weights(groups, n))
             if prop_targets:
                 mats.append(proportion_weights(prop_pools, prop_targets, n, rng))
-                groups = [np.concatenate(list(p.values())) for p in prop_pools]
                 obs_rows = prop_rows
             if args.n_replicates > 0 and obs_rows:
-                base = [members_pass for members_pass in groups]
-                mats.append(bootstrap_weights(base, args.n_replicates, n, rng))
-                for o, g in zip(list(obs_rows), base, strict=True):
-                    for k in range(1, args.n_replicates + 1):
-                        obs_rows.append(
-                            {**o, "pb_method": "bootstrap", "replicate": k, "n_cells": int(len(g))}
-                        )
+                reps = args.n_replicates
+                if prop_targets:  # each replicate is a fresh proportion-matched draw
+                    draws = [proportion_weights(prop_pools, prop_targets, n, rng) for _ in range(reps)]
+                    n_s = len(prop_targets)
+                    mats.append(
+                        sp.vstack(draws, format="csr")[[k * n_s + i for i in range(n_s) for k in range(reps)]]
+                    )
+                    sizes = [int(sum(t.values())) for t in prop_targets]
+                else:  # bootstrap: as many cells as the sample has, drawn with replacement
+                    mats.append(bootstrap_weights(groups, reps, n, rng))
+                    sizes = [len(g) for g in groups]
+                # replicate rows follow the primary rows, sample by sample, so row order is stable
+                for o, size in zip(list(obs_rows), sizes, strict=True):
+                    for k in range(1, reps + 1):
+                        obs_rows.append({**o, "pb_method": "bootstrap", "replicate": k, "n_cells": size})
             n_primary = len(mats)
             if ct_groups:
                 mats.append(group_weights(ct_groups, n))

@@ -66,6 +66,8 @@ def select_dataset(rows, dataset: str | None, path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     import numpy as np
     import pandas as pd
 
@@ -170,9 +172,8 @@ def run(args: argparse.Namespace) -> int:
         "n_cells_pass": int(cells["pass_qc"].sum()),
         "n_bulk_pass": int(bulk_qc["pass_qc"].sum()),
         "bulk_dropped": bulk_qc.loc[~bulk_qc["pass_qc"], "sample"].tolist(),
-        "params": vars(params) if hasattr(params, "__dict__") else {},
+        "params": asdict(params),
     }
-    summary["params"] = {k: getattr(params, k) for k in params.__dataclass_fields__}
 
     with atomic_outdir(args.outdir) as tmp:
         cells.to_csv(
