@@ -29,13 +29,15 @@ EXTRA_COMMANDS = {
 }
 
 
+def stage_available(stage: str) -> bool:
+    """Whether this installation has the stage and its CLI adapter (used by the CLI and the runner)."""
+    return (importlib.util.find_spec(f"pbfidelity.{stage}") is not None
+            and importlib.util.find_spec(f"pbfidelity.{stage}.cli") is not None)
+
+
 def command_modules() -> dict[str, str]:
     """All commands this installation provides, stage commands first, in pipeline order."""
-    found = {}
-    for stage in STAGES:
-        if importlib.util.find_spec(f"pbfidelity.{stage}") is not None:
-            if importlib.util.find_spec(f"pbfidelity.{stage}.cli") is not None:
-                found[stage] = f"pbfidelity.{stage}.cli"
+    found = {stage: f"pbfidelity.{stage}.cli" for stage in STAGES if stage_available(stage)}
     for name, module in EXTRA_COMMANDS.items():
         if importlib.util.find_spec(module.rsplit(".", 1)[0]) is not None:
             found[name] = module

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import logging
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from pbfidelity import __version__
+from pbfidelity.cli import stage_available
 from pbfidelity.errors import StageSkipped, UserError
 from pbfidelity.io.samplesheet import SampleRow, datasets, read_samplesheet
 
@@ -136,12 +136,6 @@ STEPS: list[tuple[str, Builder, bool, str]] = [
 ]
 
 
-def stage_available(stage: str) -> bool:
-    """Whether this installation has the stage (later issues add stages without touching the runner)."""
-    return (importlib.util.find_spec(f"pbfidelity.{stage}") is not None
-            and importlib.util.find_spec(f"pbfidelity.{stage}.cli") is not None)
-
-
 STEP_MARKER = ".pbf_step.json"
 _NOT_INPUT_FLAGS = {"--outdir", "--multiqc-outdir", "--results"}
 
@@ -158,19 +152,21 @@ def _files_under(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
 
 
-def step_inputs(ctx: RunContext, argv: list[str]) -> dict[str, str]:
-    """Checksums of every input file of a step: argv paths, and the samplesheet's files for ``--input``."""
-    files: list[Path] = []
+def step_inputs(ctx: RunContext, argv: list[str], dataset: str | None) -> dict[str, str]:
+    """Checksums of every input file of a step: argv paths, and for ``--input`` the bulk and single-cell
+    files of the step's dataset (each file once)."""
+    files: set[Path] = set()
+    rows = datasets(ctx.rows).get(dataset, ctx.rows) if dataset else ctx.rows
     for flag, value in zip(argv, argv[1:], strict=False):
         if flag in _NOT_INPUT_FLAGS or not flag.startswith("--"):
             continue
         p = Path(value)
         if p.exists():
-            files += _files_under(p)
+            files.update(_files_under(p))
             if flag == "--input":
-                for r in ctx.rows:
-                    files += _files_under(r.bulk) + _files_under(r.singlecell)
-    return {str(f): _sha256(f) for f in sorted(set(files))}
+                for r in rows:
+                    files.update(_files_under(r.bulk) + _files_under(r.singlecell))
+    return {str(f): _sha256(f) for f in sorted(files)}
 
 
 def step_outputs(outdir: Path) -> dict[str, str]:
@@ -182,7 +178,7 @@ def _outdir_of(argv: list[str]) -> Path:
     return Path(argv[argv.index("--outdir") + 1])
 
 
-def is_cached(ctx: RunContext, argv: list[str]) -> bool:
+def is_cached(argv: list[str], inputs: dict[str, str]) -> bool:
     """True when a previous run of exactly this step left a marker and nothing it read or wrote changed."""
     marker = _outdir_of(argv) / STEP_MARKER
     if not marker.exists():
@@ -191,13 +187,13 @@ def is_cached(ctx: RunContext, argv: list[str]) -> bool:
         done = json.loads(marker.read_text())
     except (json.JSONDecodeError, OSError):
         return False
-    return (done.get("argv") == argv and done.get("inputs") == step_inputs(ctx, argv)
+    return (done.get("argv") == argv and done.get("inputs") == inputs
             and done.get("outputs") == step_outputs(_outdir_of(argv)) and bool(done.get("outputs")))
 
 
-def mark_done(ctx: RunContext, argv: list[str]) -> None:
+def mark_done(argv: list[str], inputs: dict[str, str]) -> None:
     outdir = _outdir_of(argv)
-    record = {"argv": argv, "inputs": step_inputs(ctx, argv), "outputs": step_outputs(outdir)}
+    record = {"argv": argv, "inputs": inputs, "outputs": step_outputs(outdir)}
     tmp = outdir / f"{STEP_MARKER}.tmp"
     tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
     tmp.replace(outdir / STEP_MARKER)
@@ -259,7 +255,8 @@ def run_pipeline(args: argparse.Namespace) -> dict:
             log.info("stage %s%s: not run (%s)", stage, "" if ds is None else f" [{ds}]", why_none)
             summary["steps"].append({"stage": stage, "dataset": ds, "status": "not run", "reason": why_none})
             continue
-        if args.resume and stage != "report" and is_cached(ctx, argv):
+        inputs = step_inputs(ctx, argv, ds) if stage != "report" else {}  # hashed once, before the step
+        if args.resume and stage != "report" and is_cached(argv, inputs):
             log.info("stage %s%s: unchanged since the last run; skipped (--resume)", stage,
                      "" if ds is None else f" [{ds}]")
             summary["steps"].append({"stage": stage, "dataset": ds, "status": "cached"})
@@ -276,7 +273,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
         except UserError as exc:
             raise UserError(f"stage {stage}{'' if ds is None else f' [{ds}]'}: {exc}") from exc
         if stage != "report":
-            mark_done(ctx, argv)
+            mark_done(argv, inputs)
         summary["steps"].append({"stage": stage, "dataset": ds, "status": "done", "command": ["pbfidelity", *argv]})
         trace.append((stage, ds or "", f"{time.perf_counter() - t0:.2f}"))
     _collate_versions(outdir)
