@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _passing(cell_qc: Path | None):
-    """(sample, barcode) pairs that passed QC, or None when no QC table is given."""
+    """Barcodes that passed QC, per sample (None when no QC table is given)."""
     if cell_qc is None:
         return None
     import pandas as pd
@@ -52,7 +52,8 @@ def _passing(cell_qc: Path | None):
     t = pd.read_csv(
         cell_qc, sep="\t", usecols=["sample", "barcode", "pass_qc"], dtype={"sample": str, "barcode": str}
     )
-    return set(zip(t.loc[t["pass_qc"], "sample"], t.loc[t["pass_qc"], "barcode"], strict=True))
+    kept = t[t["pass_qc"]]
+    return {sample: pd.Index(group["barcode"]) for sample, group in kept.groupby("sample", sort=False)}
 
 
 def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept in one place on purpose
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
             for r in frows:
                 idx = members[r.sample]
                 if passing is not None:
-                    idx = idx[np.fromiter(((r.sample, barcodes[i]) in passing for i in idx), bool, idx.size)]
+                    idx = idx[pd.Index(barcodes[idx]).isin(passing.get(r.sample, pd.Index([])))]
                 if idx.size < args.min_cells:
                     notes.append(
                         f"sample {r.sample}: {idx.size} cells pass QC (< --min-cells {args.min_cells}); "
