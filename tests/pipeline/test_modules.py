@@ -64,7 +64,9 @@ def test_module_shape(modules, process):
     env = yaml.safe_load(env_file.read_text())
     assert env["channels"] and env["dependencies"], env_file
     if process != "MULTIQC":  # the conda env must hold everything the package needs
-        names = {re.split(r"[<>=!]", d.split("::")[-1])[0] for d in env["dependencies"]}
+        names = {re.split(r"[<>=!]", d.split("::")[-1])[0] for d in env["dependencies"] if isinstance(d, str)}
+        pip = [x for d in env["dependencies"] if isinstance(d, dict) for x in d.get("pip", [])]
+        assert f"pbfidelity=={VERSION}" in pip, f"{env_file}: installs the released package"
         for dep in DEPENDENCIES:
             assert re.split(r"[<>=!\[ ]", dep)[0].lower() in names, f"{env_file}: {dep} missing"
     emits = [o.emit for o in m.outputs]
