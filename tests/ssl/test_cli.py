@@ -15,7 +15,13 @@ from pbfidelity.errors import StageSkipped
 from pbfidelity.simulate import SimulationParams, simulate, write_simulation
 
 FAST = ["--folds", "2", "--repeats", "1", "--fractions", "0.1,1", "--max-epochs", "30", "-q"]
-TABLES = ("label_fraction_runs.tsv", "label_fraction_curves.tsv", "first_match.tsv", "pretrain_losses.tsv")
+TABLES = (
+    "label_fraction_runs.tsv",
+    "label_fraction_curves.tsv",
+    "first_match.tsv",
+    "pretrain_losses.tsv",
+    "ssl_power.tsv",
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,7 @@ def _check_outputs(out: Path, dataset: str, modality: bool) -> dict:
         doc = yaml.safe_load(f.read_text())
         assert doc["id"].startswith("pbf_ssl_") and doc["data"]
         kinds[doc["id"].rsplit("_", 1)[1]] = doc["plot_type"]
-    expected = {"curves": "linegraph", "loss": "linegraph", "summary": "table"}
+    expected = {"curves": "linegraph", "loss": "linegraph", "summary": "table", "power": "table"}
     assert kinds == ({**expected, "modality": "table"} if modality else expected)
     assert sorted(p.name for p in (out / "checkpoints").glob("*.pt"))
     return summary

@@ -84,8 +84,9 @@ def test_run_protocol_never_pretrains_or_prepares_on_test_donors(toy_data, tiny_
         "xgboost",
         "logreg",
     }
-    assert set(res.runs["model"]) == models
-    assert len(res.runs) == 2 * 2 * 2 * len(models)  # folds x fractions x repeats x models
+    assert set(res.runs["model"]) == models | {"selected_baseline"}
+    # folds x fractions x repeats x (models + the reference row copied from the fold's chosen baseline)
+    assert len(res.runs) == 2 * 2 * 2 * (len(models) + 1)
     assert set(res.curves["fraction"]) == {0.25, 1.0}
     assert (
         res.runs[["accuracy", "macro_f1", "balanced_accuracy"]].apply(lambda s: s.between(0, 1).all()).all()

@@ -44,7 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--benchmark",
         choices=BENCHMARK_NAMES,
-        help="a bulk-only benchmark data set read from --data-dir (tcga5/, islets_fadista/)",
+        help="a bulk-only benchmark data set read from --data-dir (tcga5/, islets_fadista/), or sim_latent "
+        "(generated: 5,000 unlabelled + 600 labelled profiles, 10 latent classes hidden among noisy genes)",
     )
     p.add_argument("--data-dir", type=Path, help="folder holding the benchmark data sets (for --benchmark)")
     p.add_argument("--label-column", help="obs column with the phenotype label (required with --profiles)")
@@ -98,9 +99,7 @@ def _load(args: argparse.Namespace):
             read_profiles(args.profiles), args.label_column, args.eval_modality, str(args.profiles)
         )
     else:
-        if args.data_dir is None:
-            raise UserError("--data-dir is required with --benchmark")
-        data = load_benchmark(args.benchmark, args.data_dir)
+        data = load_benchmark(args.benchmark, args.data_dir, seed=args.seed)
     if args.unlabeled is not None:
         values, genes, ids = read_unlabeled(args.unlabeled)
         data = data.with_extra(values, genes, ids, str(args.unlabeled))

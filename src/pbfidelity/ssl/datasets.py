@@ -4,6 +4,8 @@
 - ``tcga5_tumour_normal``: CHOL tumour vs solid-tissue normal (barcode characters 14-15); the other four
   cohorts join pre-training as extra unlabeled profiles.
 - ``islets_t2d``: Fadista et al. 2014 islets (counts, genes x donors); label = ``hba1c_class2``.
+- ``sim_latent``: a simulated task built to need representation learning (no data folder):
+  :func:`simulate_latent_task`.
 Groups are patients (TCGA barcode characters 1-12) or donors, so no patient is on both sides of a split.
 """
 
@@ -18,7 +20,9 @@ import pandas as pd
 from pbfidelity.errors import UserError
 from pbfidelity.ssl.data import SSLData
 
-BENCHMARKS: tuple[str, ...] = ("tcga5_cohort", "tcga5_tumour_normal", "islets_t2d")
+BENCHMARKS: tuple[str, ...] = ("tcga5_cohort", "tcga5_tumour_normal", "islets_t2d", "sim_latent")
+#: benchmarks that are generated, not read from ``--data-dir``
+SIMULATED_BENCHMARKS: tuple[str, ...] = ("sim_latent",)
 TCGA5_COHORTS: tuple[str, ...] = ("ACC", "CHOL", "DLBC", "UCS", "UVM")
 
 
@@ -120,8 +124,71 @@ def load_islets(folder: str | Path, label_column: str = "hba1c_class2") -> SSLDa
     return SSLData("islets_t2d", label_column, counts.T.to_numpy(np.float32), list(counts.index), obs)
 
 
-def load_benchmark(name: str, data_dir: str | Path) -> SSLData:
-    """One of :data:`BENCHMARKS` from the shared data folder (``tcga5/`` and ``islets_fadista/`` inside it)."""
+def simulate_latent_task(
+    *,
+    n_labelled: int = 600,
+    n_unlabelled: int = 5000,
+    n_classes: int = 10,
+    n_latent: int = 6,
+    n_genes: int = 2000,
+    n_informative: int = 200,
+    class_sd: float = 1.0,
+    seed: int = 0,
+) -> SSLData:
+    """Counts whose class lives in a low-dimensional latent space that many noisy genes hide.
+
+    Each profile has a class (``n_classes`` latent centres) and a latent point ``z`` = centre + N(0,
+    ``class_sd``) in ``n_latent`` dimensions. ``n_informative`` genes read ``z`` through a non-linear map
+    (tanh hidden layer); the other genes carry independent per-profile log-normal noise scaled to the same
+    variance, so top-variance gene selection cannot find the signal. Counts are Poisson draws at library sizes
+    around 2 M. The first ``n_labelled`` profiles are labelled (one donor each); the rest are unlabelled rows
+    that only join pre-training. With few labels, a supervised model must find the latent structure among
+    ~``n_genes`` noisy genes from a handful of profiles; an encoder pre-trained on the unlabelled profiles can
+    learn it without labels.
+    """
+    rng = np.random.default_rng(seed)
+    n = n_labelled + n_unlabelled
+    centres = rng.normal(0.0, 1.5, (n_classes, n_latent))
+    cls = rng.integers(n_classes, size=n)
+    z = centres[cls] + rng.normal(0.0, class_sd, (n, n_latent))
+    hidden = np.tanh(z @ rng.normal(0.0, 0.6, (n_latent, 16)))
+    signal = hidden @ rng.normal(0.0, 0.5, (16, n_informative))
+    sd_signal = float(signal.std())
+    noise = rng.normal(0.0, sd_signal, (n, n_genes - n_informative))
+    base = rng.normal(0.0, 1.0, n_genes)
+    logmean = base + np.concatenate([signal, noise], axis=1)
+    order = rng.permutation(n_genes)  # informative genes are not the first columns
+    logmean = logmean[:, order]
+    prob = np.exp(logmean - logmean.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    lib = rng.lognormal(np.log(2e6), 0.3, n)
+    counts = rng.poisson(prob * lib[:, None]).astype(np.float32)
+    ids = [f"L{i:05d}" if i < n_labelled else f"U{i:05d}" for i in range(n)]
+    extra = np.arange(n) >= n_labelled
+    labels = np.array([f"class{c:02d}" for c in cls], dtype=object)
+    labels[extra] = np.nan
+    obs = pd.DataFrame(
+        {
+            "sample": ids,
+            "group": [f"extra:{i}" if e else i for i, e in zip(ids, extra, strict=True)],
+            "modality": "bulk",
+            "label": labels,
+            "primary": ~extra,
+            "extra": extra,
+        },
+        index=ids,
+    )
+    genes = [f"g{j:04d}{'_inf' if order[j] < n_informative else ''}" for j in range(n_genes)]
+    return SSLData("sim_latent", "latent_class", counts, genes, obs)
+
+
+def load_benchmark(name: str, data_dir: str | Path | None, seed: int = 0) -> SSLData:
+    """One of :data:`BENCHMARKS`: read from the shared data folder (``tcga5/`` and ``islets_fadista/`` inside
+    it), or generated (``sim_latent``, with ``seed``)."""
+    if name == "sim_latent":
+        return simulate_latent_task(seed=seed)
+    if data_dir is None:
+        raise UserError(f"--data-dir is required with --benchmark {name}")
     data_dir = Path(data_dir)
     if name == "tcga5_cohort":
         return load_tcga5(data_dir / "tcga5", "cohort")

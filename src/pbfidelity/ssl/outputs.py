@@ -41,6 +41,7 @@ def summary_document(result: SSLResult) -> dict:
     doc["curves"] = result.curves.to_dict(orient="records")
     doc["first_match"] = result.first_match.to_dict(orient="records")
     doc["modality"] = modality_summary(result.modality).to_dict(orient="records")
+    doc["power"] = result.power.to_dict(orient="records")
     return to_builtin(doc)
 
 
@@ -49,6 +50,7 @@ def write_tables(result: SSLResult, outdir: Path) -> None:
     result.curves.to_csv(outdir / "label_fraction_curves.tsv", sep="\t", index=False, float_format="%.6g")
     result.first_match.to_csv(outdir / "first_match.tsv", sep="\t", index=False, float_format="%.6g")
     result.losses.to_csv(outdir / "pretrain_losses.tsv", sep="\t", index=False, float_format="%.6g")
+    result.power.to_csv(outdir / "ssl_power.tsv", sep="\t", index=False, float_format="%.6g")
     if not result.modality.empty:
         result.modality.to_csv(outdir / "modality.tsv", sep="\t", index=False, float_format="%.6g")
     (outdir / SUMMARY_FILE).write_text(json.dumps(summary_document(result), indent=2, allow_nan=False))
@@ -139,6 +141,19 @@ def write_multiqc(result: SSLResult, outdir: Path) -> None:
             "on pseudo-bulk vs on bulk (mean over folds).",
             table,
         )
+    if not result.power.empty:
+        pw = result.power[result.power["family"] != "baseline"].copy()
+        pw.index = [f"{ds}: {m} at {f:.0%}" for m, f in zip(pw["model"], pw["fraction"], strict=True)]
+        write_mqc_table(
+            outdir,
+            f"pbf_ssl_{sid}_power",
+            f"SSL vs the validation-chosen baseline ({ds})",
+            f"{result.summary.get('power_statement', '')}. Difference in {metric.replace('_', ' ')} to the baseline "
+            "chosen per fold by inner cross-validation on training donors (never on test results), paired within "
+            "each fold x repeat x fraction run; SD = between-fold SD of the per-fold mean difference; "
+            "better/worse = beyond two fold SDs, else underpowered.",
+            pw[["diff_mean", "diff_sd_fold", "n_folds", "call"]],
+        )
     if result.first_match.empty:
         return
     fm = result.first_match.set_index("model")
@@ -159,7 +174,7 @@ def write_multiqc(result: SSLResult, outdir: Path) -> None:
         f"pbf_ssl_{sid}_summary",
         f"SSL summary ({ds})",
         f"{metric.replace('_', ' ')} (mean ± sd) at the smallest and full label fraction; the first fraction at "
-        f"which each model's mean reaches the best baseline's full-label mean ({fm['best_baseline'].iloc[0]}: "
+        f"which each model's mean reaches the validation-chosen baseline's full-label mean ({fm['best_baseline'].iloc[0]}: "
         f"{fm['target'].iloc[0]:.3f}) minus {result.summary['config']['downstream']['match_tolerance']}; "
         "fewer labels = relative to the best baseline's own first fraction.",
         pd.DataFrame.from_dict(rows, orient="index"),

@@ -8,6 +8,11 @@ For each outer fold (stratified, grouped by donor/patient):
    profiles trains the probes, fine-tuned encoders and baselines, which are scored on held-out donors;
 4. with both modalities present, an encoder pre-trained on training donors' bulk embeds bulk and
    pseudo-bulk for the modality analysis (:mod:`pbfidelity.ssl.modality`).
+
+The reference every SSL model is compared with is one baseline per fold, chosen by an inner donor-grouped
+cross-validation on that fold's training donors only (never on test results): :func:`select_baseline`. Its
+scores become the ``selected_baseline`` rows; :func:`power_table` gives each model's paired difference to it
+per label fraction with the fold-level SD and calls differences within two SDs "underpowered".
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class SSLResult:
     modality: pd.DataFrame
     checkpoints: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    power: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _pretrain_all(methods, x_pre, groups_pre, cfg: SSLConfig, seed: int, device: str):
@@ -121,14 +127,16 @@ def summarise_curves(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def first_matching_fraction(curves: pd.DataFrame, metric: str, tolerance: float = 0.0) -> pd.DataFrame:
-    """For every model, the smallest label fraction whose mean ``metric`` reaches the best baseline at full labels.
+    """For every model, the smallest label fraction whose mean ``metric`` reaches the reference at full labels.
 
-    ``target`` = the best baseline's mean at the largest fraction; ``first_fraction`` is NaN when a model never
+    The reference is the validation-chosen baseline (``selected_baseline`` rows) when present, else (older
+    tables) the best baseline by mean. ``target`` = the reference's mean at the largest fraction; ``first_fraction`` is NaN when a model never
     reaches ``target - tolerance``; ``fewer_labels_pct`` compares with the best baseline's own first fraction.
     """
     col = f"{metric}_mean"
     full = curves["fraction"].max()
-    base = curves[(curves["family"] == "baseline") & (curves["fraction"] == full)]
+    ref = curves[(curves["model"] == "selected_baseline") & (curves["fraction"] == full)]
+    base = ref if len(ref) else curves[(curves["family"] == "baseline") & (curves["fraction"] == full)]
     if base.empty:
         return pd.DataFrame()
     best_row = base.loc[base[col].idxmax()]
@@ -153,6 +161,112 @@ def first_matching_fraction(curves: pd.DataFrame, metric: str, tolerance: float 
     ref = out.loc[out["model"] == best_row["model"], "first_fraction"].iloc[0]
     out["fewer_labels_pct"] = 100.0 * (1.0 - out["first_fraction"] / ref)
     return out
+
+
+def select_baseline(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    n_classes: int,
+    cfg: SSLConfig,
+    seed: int,
+    device: str,
+) -> tuple[str, dict[str, float]]:
+    """The baseline with the best mean ``cfg.downstream.metric`` in an inner donor-grouped CV of one outer
+    fold's training donors at full labels. Returns ``(name, {baseline: inner mean score})``; ties go to the
+    first baseline in ``cfg.baselines``. Test donors are never seen here."""
+    metric = cfg.downstream.metric
+    n_inner = min(3, max_folds(groups, y))
+    if n_inner < 2 or len(cfg.baselines) == 1:
+        return cfg.baselines[0], {b: float("nan") for b in cfg.baselines}
+    inner = outer_folds(groups, y, n_inner, sub_seed(seed, "inner"))
+    means: dict[str, float] = {}
+    for b in cfg.baselines:
+        vals = []
+        for i, (tr, va) in enumerate(inner):
+            rs = sub_seed(seed, "inner", b, i)
+            if b == "mlp":
+                pred = mlp_predict(x[tr], y[tr], x[va], n_classes, cfg.encoder, cfg.downstream, rs, device)
+            elif b == "xgboost":
+                pred = xgboost_predict(x[tr], y[tr], x[va], n_classes, cfg.downstream, rs)
+            elif b == "logreg":
+                pred = logreg_predict(x[tr], y[tr], x[va], scale=False)
+            else:
+                raise ValueError(f"unknown baseline {b!r}")
+            vals.append(scores(y[va], pred, n_classes)[metric])
+        means[b] = float(np.mean(vals))
+    best = max(cfg.baselines, key=lambda b: (means[b], -cfg.baselines.index(b)))
+    return best, means
+
+
+def power_table(runs: pd.DataFrame, metric: str, n_sd: float = 2.0) -> pd.DataFrame:
+    """Each model's paired difference to the validation-chosen baseline, per label fraction.
+
+    Differences are taken within each (fold, repeat, fraction) run (same labelled subset, same test donors),
+    averaged per fold; ``diff_mean`` is the mean over runs and ``diff_sd_fold`` the SD of the per-fold means.
+    ``call``: ``better``/``worse`` when the mean difference exceeds ``n_sd`` fold SDs, else ``underpowered``
+    (the folds cannot tell the two apart).
+    """
+    keys = ["fold", "repeat", "fraction"]
+    ref = runs[runs["model"] == "selected_baseline"].set_index(keys)[metric]
+    rows = []
+    for (model, family), g in runs[runs["model"] != "selected_baseline"].groupby(
+        ["model", "family"], sort=False
+    ):
+        g = g.set_index(keys)
+        d = (g[metric] - ref.reindex(g.index)).dropna().rename("diff").reset_index()
+        for frac, gf in d.groupby("fraction"):
+            per_fold = gf.groupby("fold")["diff"].mean()
+            mean = float(gf["diff"].mean())
+            sd = float(per_fold.std(ddof=1)) if len(per_fold) > 1 else float("nan")
+            if not np.isfinite(sd):
+                call = "underpowered"
+            elif mean > n_sd * sd and mean > 0:
+                call = "better"
+            elif mean < -n_sd * sd and mean < 0:
+                call = "worse"
+            else:
+                call = "underpowered"
+            rows.append(
+                {
+                    "model": model,
+                    "family": family,
+                    "fraction": float(frac),
+                    "metric": metric,
+                    "diff_mean": mean,
+                    "diff_sd_fold": sd,
+                    "n_folds": int(len(per_fold)),
+                    "n_runs": int(len(gf)),
+                    "call": call,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def power_statement(power: pd.DataFrame, low_fraction: float = 0.2) -> str:
+    """One sentence: does any SSL model beat the validation-chosen baseline, and where is the test underpowered."""
+    if power.empty:
+        return "no comparison with a baseline was possible"
+    ssl = power[power["family"].str.startswith("ssl")]
+    better = ssl[ssl["call"] == "better"]
+    low = better[better["fraction"] <= low_fraction]
+    n_under = int((ssl["call"] == "underpowered").sum())
+    if len(low):
+        best = low.sort_values("diff_mean", ascending=False).iloc[0]
+        head = (
+            f"{best['model']} beats the validation-chosen baseline at {best['fraction']:.0%} labels by "
+            f"{best['diff_mean']:+.3f} (fold SD {best['diff_sd_fold']:.3f}); "
+            f"{len(low)} SSL comparison(s) at <= {low_fraction:.0%} labels are better by > 2 fold SDs"
+        )
+    elif len(better):
+        head = (
+            f"SSL beats the validation-chosen baseline by > 2 fold SDs only above {low_fraction:.0%} labels"
+        )
+    else:
+        head = "no SSL model beats the validation-chosen baseline by more than two fold SDs at any label fraction"
+    return (
+        f"{head}; {n_under} of {len(ssl)} SSL comparisons are underpowered (difference within two fold SDs)"
+    )
 
 
 def _modality_fold(data: SSLData, train_groups: set, cfg: SSLConfig, seed: int, fold: int, device, classes):
@@ -249,7 +363,7 @@ def run_protocol(
     modalities = set(data.obs.loc[data.obs["primary"] & ~data.obs["extra"], "modality"])
     do_modality = {"bulk", "pseudobulk"} <= modalities
     all_groups = data.obs["group"].to_numpy()
-    runs, hists, checks, mod_rows = [], [], [], []
+    runs, hists, checks, mod_rows, selections = [], [], [], [], []
     for k, (tr, te) in enumerate(folds):
         test_groups = set(groups[te])
         pre_rows = np.flatnonzero(~np.isin(all_groups, list(test_groups)))
@@ -265,6 +379,13 @@ def run_protocol(
                 for m, res in models.items()
             ]
         x_tr, x_te = prep.transform(data.values[lab[tr]]), prep.transform(data.values[lab[te]])
+        chosen, inner_means = select_baseline(
+            x_tr, y[tr], groups[tr], len(classes), cfg, sub_seed(seed, "select", k), device
+        )
+        selections.append(
+            {"fold": k, "selected_baseline": chosen, **{f"inner_{b}": v for b, v in inner_means.items()}}
+        )
+        log.info("%s: fold %d reference baseline %s (inner CV on training donors)", data.name, k + 1, chosen)
         emb_tr = {m: embed(r.encoder, x_tr, device) for m, r in models.items()}
         emb_te = {m: embed(r.encoder, x_te, device) for m, r in models.items()}
         for frac in cfg.downstream.fractions:
@@ -284,19 +405,20 @@ def run_protocol(
                     device,
                 )
                 for name, family, pred in preds:
-                    runs.append(
-                        {
-                            "fold": k,
-                            "repeat": rep,
-                            "fraction": frac,
-                            "model": name,
-                            "family": family,
-                            "n_labelled": len(sub),
-                            "n_label_groups": len(set(groups[tr][sub])),
-                            "n_test": len(te),
-                            **scores(y[te], pred, len(classes)),
-                        }
-                    )
+                    row = {
+                        "fold": k,
+                        "repeat": rep,
+                        "fraction": frac,
+                        "model": name,
+                        "family": family,
+                        "n_labelled": len(sub),
+                        "n_label_groups": len(set(groups[tr][sub])),
+                        "n_test": len(te),
+                        **scores(y[te], pred, len(classes)),
+                    }
+                    runs.append(row)
+                    if name == chosen:  # the reference: the same run under the fold's chosen name
+                        runs.append({**row, "model": "selected_baseline", "family": "reference"})
         log.info(
             "%s: fold %d/%d done (%.0f s so far)", data.name, k + 1, n_folds, time.perf_counter() - t_start
         )
@@ -307,6 +429,7 @@ def run_protocol(
     runs_df = pd.DataFrame(runs)
     curves = summarise_curves(runs_df)
     first = first_matching_fraction(curves, cfg.downstream.metric, cfg.downstream.match_tolerance)
+    power = power_table(runs_df, cfg.downstream.metric)
     modality = pd.DataFrame(mod_rows)
     losses = pd.concat(hists, ignore_index=True)
     o = data.obs
@@ -322,6 +445,8 @@ def run_protocol(
         "folds": n_folds,
         "seed": seed,
         "device": device,
+        "selected_baselines": selections,
+        "power_statement": power_statement(power),
         "config": cfg.to_dict(),
         "best_epochs": losses[losses["best"]]
         .groupby(["analysis", "method"])["epoch"]
@@ -331,4 +456,4 @@ def run_protocol(
         if len(losses)
         else {},
     }
-    return SSLResult(runs_df, curves, first, losses, modality, checks, summary)
+    return SSLResult(runs_df, curves, first, losses, modality, checks, summary, power)
