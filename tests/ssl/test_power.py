@@ -120,3 +120,10 @@ def test_simulated_latent_task_shape_and_hidden_signal():
     assert 0.02 < (top & inf).sum() / top.sum() < 0.5
     # the default benchmark is the size the issue asks for, and is reproducible
     assert load_benchmark("sim_latent", None, seed=3).values.shape[0] == 5600
+
+
+def test_cli_offers_every_benchmark():
+    from pbfidelity.ssl.cli import BENCHMARK_NAMES
+    from pbfidelity.ssl.datasets import BENCHMARKS
+
+    assert BENCHMARK_NAMES == BENCHMARKS

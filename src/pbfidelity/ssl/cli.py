@@ -19,7 +19,7 @@ from pbfidelity.ssl.config import BASELINES, CONFIGS, METHODS
 
 log = logging.getLogger("pbfidelity.ssl")
 
-BENCHMARK_NAMES = ("tcga5_cohort", "tcga5_tumour_normal", "islets_t2d")  # see pbfidelity.ssl.datasets
+BENCHMARK_NAMES = ("tcga5_cohort", "tcga5_tumour_normal", "islets_t2d", "sim_latent")  # see pbfidelity.ssl.datasets
 
 
 def _csv_list(kind: type, allowed: tuple[str, ...] | None = None):

@@ -21,8 +21,6 @@ from pbfidelity.errors import UserError
 from pbfidelity.ssl.data import SSLData
 
 BENCHMARKS: tuple[str, ...] = ("tcga5_cohort", "tcga5_tumour_normal", "islets_t2d", "sim_latent")
-#: benchmarks that are generated, not read from ``--data-dir``
-SIMULATED_BENCHMARKS: tuple[str, ...] = ("sim_latent",)
 TCGA5_COHORTS: tuple[str, ...] = ("ACC", "CHOL", "DLBC", "UCS", "UVM")
 
 
