@@ -104,6 +104,13 @@ def test_protocol_chooses_the_reference_without_test_donors(monkeypatch):
     assert len(ref) == len(res.runs[res.runs["model"] == "logreg"])
     assert {s["selected_baseline"] for s in res.summary["selected_baselines"]} <= set(cfg.baselines)
     assert set(res.power["call"]) <= {"better", "worse", "underpowered"}
+    # every reference row is one of that run's baselines, scored on the same test donors
+    base = res.runs[res.runs["family"] == "baseline"]
+    for (fold, rep, frac), g in ref.groupby(["fold", "repeat", "fraction"]):
+        same = base[(base["fold"] == fold) & (base["repeat"] == rep) & (base["fraction"] == frac)]
+        assert g["balanced_accuracy"].iloc[0] in set(same["balanced_accuracy"])
+    choices = {(r["fraction"], r["selected_baseline"]) for r in res.summary["reference_choices"]}
+    assert {f for f, _ in choices} == {0.2, 1.0}
     assert res.summary["power_statement"]
 
 

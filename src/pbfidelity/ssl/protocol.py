@@ -9,9 +9,11 @@ For each outer fold (stratified, grouped by donor/patient):
 4. with both modalities present, an encoder pre-trained on training donors' bulk embeds bulk and
    pseudo-bulk for the modality analysis (:mod:`pbfidelity.ssl.modality`).
 
-The reference every SSL model is compared with is one baseline per fold, chosen by an inner donor-grouped
-cross-validation on that fold's training donors only (never on test results): :func:`select_baseline`. Its
-scores become the ``selected_baseline`` rows; :func:`power_table` gives each model's paired difference to it
+The reference every SSL model is compared with is, in each run (fold x fraction x repeat), the baseline that
+scores best on validation donors: the fold's training donors left out of that run's labelled subset. At full
+labels none are left, and the fold's inner donor-grouped cross-validation on training donors chooses
+(:func:`select_baseline`). Test donors never take part in the choice. The chosen baseline's test scores become
+the ``selected_baseline`` rows; :func:`power_table` gives each model's paired difference to it
 per label fraction with the fold-level SD and calls differences within two SDs "underpowered".
 """
 
@@ -363,7 +365,8 @@ def run_protocol(
     modalities = set(data.obs.loc[data.obs["primary"] & ~data.obs["extra"], "modality"])
     do_modality = {"bulk", "pseudobulk"} <= modalities
     all_groups = data.obs["group"].to_numpy()
-    runs, hists, checks, mod_rows, selections = [], [], [], [], []
+    runs, hists, checks, mod_rows, selections, inner_choices = [], [], [], [], [], []
+    metric = cfg.downstream.metric
     for k, (tr, te) in enumerate(folds):
         test_groups = set(groups[te])
         pre_rows = np.flatnonzero(~np.isin(all_groups, list(test_groups)))
@@ -382,30 +385,36 @@ def run_protocol(
         chosen, inner_means = select_baseline(
             x_tr, y[tr], groups[tr], len(classes), cfg, sub_seed(seed, "select", k), device
         )
-        selections.append(
+        inner_choices.append(
             {"fold": k, "selected_baseline": chosen, **{f"inner_{b}": v for b, v in inner_means.items()}}
         )
-        log.info("%s: fold %d reference baseline %s (inner CV on training donors)", data.name, k + 1, chosen)
+        log.info(
+            "%s: fold %d full-label reference %s (inner CV on training donors)", data.name, k + 1, chosen
+        )
         emb_tr = {m: embed(r.encoder, x_tr, device) for m, r in models.items()}
         emb_te = {m: embed(r.encoder, x_te, device) for m, r in models.items()}
         for frac in cfg.downstream.fractions:
             for rep in range(cfg.downstream.repeats):
                 rs = sub_seed(seed, "subset", k, int(round(frac * 1e4)), rep)
                 sub = label_subset(groups[tr], y[tr], frac, np.random.default_rng(rs))
+                # validation donors: training donors left out of this labelled subset (never test donors)
+                val = np.setdiff1d(np.arange(len(tr)), sub)
+                n_te = len(te)
                 preds = _model_predictions(
                     models,
                     {m: e[sub] for m, e in emb_tr.items()},
-                    emb_te,
+                    {m: np.vstack([emb_te[m], emb_tr[m][val]]) for m in models},
                     x_tr[sub],
                     y[tr][sub],
-                    x_te,
+                    np.vstack([x_te, x_tr[val]]),
                     len(classes),
                     cfg,
                     rs,
                     device,
                 )
+                rows, val_scores = {}, {}
                 for name, family, pred in preds:
-                    row = {
+                    rows[name] = {
                         "fold": k,
                         "repeat": rep,
                         "fraction": frac,
@@ -413,12 +422,30 @@ def run_protocol(
                         "family": family,
                         "n_labelled": len(sub),
                         "n_label_groups": len(set(groups[tr][sub])),
-                        "n_test": len(te),
-                        **scores(y[te], pred, len(classes)),
+                        "n_test": n_te,
+                        **scores(y[te], pred[:n_te], len(classes)),
                     }
-                    runs.append(row)
-                    if name == chosen:  # the reference: the same run under the fold's chosen name
-                        runs.append({**row, "model": "selected_baseline", "family": "reference"})
+                    if family == "baseline" and len(val):
+                        val_scores[name] = scores(y[tr][val], pred[n_te:], len(classes))[metric]
+                # the reference baseline of this run: best on the validation donors; at full labels (no
+                # validation donors left) the fold's inner-CV choice
+                if len(val) and len(set(y[tr][val])) > 1:
+                    ref = max(cfg.baselines, key=lambda b: (val_scores[b], -cfg.baselines.index(b)))
+                    how = "validation donors"
+                else:
+                    ref, how = chosen, "inner CV"
+                selections.append(
+                    {
+                        "fold": k,
+                        "fraction": frac,
+                        "repeat": rep,
+                        "selected_baseline": ref,
+                        "chosen_by": how,
+                        **{f"val_{b}": v for b, v in val_scores.items()},
+                    }
+                )
+                runs += list(rows.values())
+                runs.append({**rows[ref], "model": "selected_baseline", "family": "reference"})
         log.info(
             "%s: fold %d/%d done (%.0f s so far)", data.name, k + 1, n_folds, time.perf_counter() - t_start
         )
@@ -445,7 +472,13 @@ def run_protocol(
         "folds": n_folds,
         "seed": seed,
         "device": device,
-        "selected_baselines": selections,
+        "selected_baselines": inner_choices,
+        "reference_choices": pd.DataFrame(selections)
+        .groupby(["fraction", "selected_baseline"])
+        .size()
+        .rename("n_runs")
+        .reset_index()
+        .to_dict(orient="records"),
         "power_statement": power_statement(power),
         "config": cfg.to_dict(),
         "best_epochs": losses[losses["best"]]
