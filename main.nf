@@ -5,31 +5,16 @@
  *   nextflow run <repo> -profile docker --input samplesheet.csv --outdir results
  *   nextflow run <repo> -profile test,docker --outdir results   # simulated input, no download
  *
+ * This entry validates the parameters with the nf-schema plugin (and prints --help). Sites that cannot
+ * fetch plugins run main_offline.nf, which runs the same RUN_PBFIDELITY workflow without plugins.
  * Documentation: docs/usage.md (inputs and parameters), docs/output.md (every published file).
  */
 
-include { PIPELINE_INITIALISATION; PIPELINE_COMPLETION } from './subworkflows/local/utils_pbfidelity_pipeline/main'
-include { PREPARE_INPUT                                } from './subworkflows/local/prepare_input/main'
-include { PBFIDELITY                                   } from './workflows/pbfidelity'
+include { PIPELINE_INITIALISATION } from './subworkflows/local/utils_nfschema_plugin/main'
+include { RUN_PBFIDELITY          } from './subworkflows/local/run_pbfidelity/main'
 
 workflow {
     main:
-    PIPELINE_INITIALISATION(params.validate_params, params.input, params.simulate)
-
-    PREPARE_INPUT(params.input, params.simulate, params.seed, params.gene_sets, params.proportions)
-
-    ch_annotation = params.gene_annotation
-        ? channel.fromPath(params.gene_annotation, checkIfExists: true)
-        : channel.empty()
-
-    PBFIDELITY(
-        PREPARE_INPUT.out.datasets,
-        PREPARE_INPUT.out.gene_sets,
-        PREPARE_INPUT.out.proportions,
-        ch_annotation,
-        params.label_column,
-        PREPARE_INPUT.out.versions,
-    )
-
-    PIPELINE_COMPLETION(params.outdir, PBFIDELITY.out.multiqc_report)
+    PIPELINE_INITIALISATION(params.validate_params)
+    RUN_PBFIDELITY()
 }

@@ -49,3 +49,19 @@ def test_stage_skipped_exits_3_with_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli, "build_parser", parser)
     assert cli.main(["metrics"]) == cli.EXIT_SKIPPED == 3
     assert capsys.readouterr().err.strip() == "pbfidelity metrics: skipped: dataset 'x' has one donor"
+
+
+def test_fail_once_hook_exits_once_then_runs(monkeypatch, tmp_path, capsys):
+    """PBF_TEST_FAIL_ONCE (the engine tests' out-of-memory injection) fails the named command exactly once."""
+    from pbfidelity.cli import TEST_FAIL_ONCE, main
+
+    marker = tmp_path / "failed_once"
+    monkeypatch.setenv(TEST_FAIL_ONCE, f"simulate:137:{marker}")
+    argv = ["simulate", "--outdir", str(tmp_path / "sim"), "--n-donors", "3", "--cells-per-sample", "20",
+            "--n-cell-types", "2", "--n-genes", "300", "--quiet"]
+    assert main(["--version"]) == 0  # other commands are untouched
+    assert main(argv) == 137 and marker.exists() and not (tmp_path / "sim").exists()
+    assert "exiting with status 137 once" in capsys.readouterr().err
+    assert main(argv) == 0 and (tmp_path / "sim" / "samplesheet.csv").exists()
+    monkeypatch.setenv(TEST_FAIL_ONCE, "simulate:oom")
+    assert main(argv) == 2 and "expected <command>:<exit status>:<marker file>" in capsys.readouterr().err

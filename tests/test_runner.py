@@ -105,3 +105,18 @@ def test_resume_reruns_when_an_input_changes(tmp_path, cli):
     lines[1] = "\t".join(first)
     bulk.write_text("\n".join(lines) + "\n")
     assert "2 steps done, 0 unchanged" in cli(*args).stdout
+
+
+def test_stage_args_are_split_per_stage_and_checked():
+    """--stage-args is the runner's ext.args: options appended to one stage's command."""
+    from pbfidelity.errors import UserError
+    from pbfidelity.runner import stage_args
+
+    got = stage_args(["discriminate=--n-permutations 19 --n-bootstrap 50", "ssl=--methods 'scarf'",
+                      "discriminate=--n-folds 3"])
+    assert got == {"discriminate": ["--n-permutations", "19", "--n-bootstrap", "50", "--n-folds", "3"],
+                   "ssl": ["--methods", "scarf"]}
+    assert stage_args(None) == {}
+    for bad in ("discrimin=--x 1", "--n-permutations 19", "ssl=--methods 'scarf"):
+        with pytest.raises(UserError, match="--stage-args"):
+            stage_args([bad])

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -103,6 +104,30 @@ def dispatch(argv: Sequence[str]) -> int:
     return int(args._run(args) or 0)
 
 
+#: test hook (docs/usage.md): ``PBF_TEST_FAIL_ONCE=<command>:<exit status>:<marker file>`` makes that command
+#: exit with that status, without doing anything, the first time it runs (while the marker file is absent; it
+#: is created then). The Nextflow engine tests use it to inject one out-of-memory exit (137) into one task.
+TEST_FAIL_ONCE = "PBF_TEST_FAIL_ONCE"
+
+
+def _test_fail_once(command: str) -> int | None:
+    spec = os.environ.get(TEST_FAIL_ONCE, "")
+    if not spec:
+        return None
+    target, status, marker = (spec.split(":", 2) + ["", ""])[:3]
+    if not (status.isdigit() and marker):
+        raise UserError(f"{TEST_FAIL_ONCE}={spec!r}: expected <command>:<exit status>:<marker file>")
+    if target != command:
+        return None
+    try:
+        with open(marker, "x") as fh:
+            fh.write(f"{command} exited {status} once ({TEST_FAIL_ONCE})\n")
+    except FileExistsError:
+        return None
+    print(f"pbfidelity {command}: {TEST_FAIL_ONCE}: exiting with status {status} once (test hook)", file=sys.stderr)
+    return int(status)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: user errors are one line and exit 2; a dataset a stage cannot analyse
     exits 3 (one line); internal errors exit 1 with a traceback."""
@@ -110,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     command = next((a for a in argv if not a.startswith("-")), "pbfidelity")
     try:
+        injected = _test_fail_once(command)
+        if injected is not None:
+            return injected
         return dispatch(argv)
     except StageSkipped as exc:
         print(f"pbfidelity {command}: skipped: {exc}", file=sys.stderr)

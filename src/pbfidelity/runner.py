@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import logging
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -213,6 +214,22 @@ def _collate_versions(outdir: Path) -> Path:
     return target
 
 
+def stage_args(values: list[str] | None) -> dict[str, list[str]]:
+    """``--stage-args STAGE=ARGS`` (repeatable) -> extra options per stage, split as a shell would: the
+    runner's counterpart of a Nextflow module's ``ext.args`` (e.g. the test profile's)."""
+    names = {s for s, *_ in STEPS}
+    out: dict[str, list[str]] = {}
+    for value in values or []:
+        stage, sep, text = value.partition("=")
+        if not sep or stage.strip() not in names:
+            raise UserError(f"--stage-args {value!r}: expected STAGE=ARGS with STAGE one of {sorted(names)}")
+        try:
+            out.setdefault(stage.strip(), []).extend(shlex.split(text))
+        except ValueError as exc:
+            raise UserError(f"--stage-args {value!r}: {exc}") from exc
+    return out
+
+
 def run_pipeline(args: argparse.Namespace) -> dict:
     """Validate the samplesheet, run every available stage in order, return the run summary."""
     from tqdm import tqdm
@@ -240,6 +257,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
             continue
         steps += [(stage, ds) for ds in (datasets(rows) if per_dataset else [None])]
     builders = {s: (b, why) for s, b, _p, why in STEPS}
+    extra = stage_args(getattr(args, "stage_args", None))
     summary: dict = {"pbfidelity": __version__, "input": str(args.input), "outdir": str(outdir), "steps": notes}
     trace: list[tuple[str, str, str]] = []
     bar = tqdm(steps, desc="pbfidelity", unit="step", disable=args.no_progress)
@@ -255,6 +273,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
             log.info("stage %s%s: not run (%s)", stage, "" if ds is None else f" [{ds}]", why_none)
             summary["steps"].append({"stage": stage, "dataset": ds, "status": "not run", "reason": why_none})
             continue
+        argv += extra.get(stage, [])
         inputs = step_inputs(ctx, argv, ds) if stage != "report" else {}  # hashed once, before the step
         if args.resume and stage != "report" and is_cached(argv, inputs):
             log.info("stage %s%s: unchanged since the last run; skipped (--resume)", stage,
@@ -301,6 +320,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip steps whose inputs (checksums), command and outputs are unchanged since the last run")
     p.add_argument("--skip-stages", nargs="+", metavar="STAGE", help="stages not to run (reported as not run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--stage-args", action="append", metavar="STAGE=ARGS",
+                   help="extra options for one stage's command, like a Nextflow module's ext.args "
+                        "(repeatable), e.g. --stage-args 'discriminate=--n-permutations 19'")
 
 
 def run(args: argparse.Namespace) -> int:

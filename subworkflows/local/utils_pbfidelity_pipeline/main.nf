@@ -1,23 +1,18 @@
 /*
- * Pipeline initialisation (parameter validation with nf-schema, summary log, input checks) and
- * completion (summary of the run). The nf-schema functions come from the plugin declared in
- * nextflow.config; nothing else in the pipeline includes a plugin.
+ * Plugin-free pieces shared by both entries (main.nf with nf-schema, main_offline.nf without plugins):
+ * the input checks that do not need a schema, and the completion summary.
  */
 
-include { paramsSummaryLog; validateParameters } from 'plugin/nf-schema'
-
-workflow PIPELINE_INITIALISATION {
+workflow PIPELINE_CHECKS {
     take:
-    validate_params // boolean: validate the parameters against nextflow_schema.json
     input           // string: samplesheet path (null with --simulate)
     simulate        // boolean: simulate the input (test profile)
+    outdir          // string: the results folder
 
     main:
-    if (validate_params) {
-        validateParameters()
+    if (!outdir) {
+        error("Give a results folder with --outdir")
     }
-    log.info(paramsSummaryLog(workflow))
-
     if (!input && !simulate) {
         error("Give a samplesheet with --input (see docs/usage.md), or use -profile test to simulate one")
     }
@@ -36,18 +31,34 @@ workflow PIPELINE_COMPLETION {
 
     main:
     ch_report = multiqc_report.map { html -> html.name }
+    // the handlers call functions: inside an event-handler closure `workflow` does not resolve (it is
+    // null there, found by running the pipeline), in a function it is the run's metadata
     workflow.onComplete {
-        if (workflow.success) {
-            log.info("pbfidelity finished: results in ${outdir}, report in ${outdir}/multiqc/multiqc_report.html")
-        }
-        else {
-            log.error("pbfidelity did not finish: see ${outdir}/pipeline_info/ and the .nextflow.log")
-        }
+        completionSummary(outdir)
     }
     workflow.onError {
-        log.error("pbfidelity stopped with an error: ${workflow.errorMessage}")
+        errorSummary()
     }
 
     emit:
     report = ch_report // channel: name of the MultiQC report
+}
+
+/*
+ * One line at the end of the run: where the results are, or where to look when it failed.
+ */
+def completionSummary(String outdir) {
+    if (workflow.success) {
+        log.info("pbfidelity finished: results in ${outdir}, report in ${outdir}/multiqc/multiqc_report.html")
+    }
+    else {
+        log.error("pbfidelity did not finish: see ${outdir}/pipeline_info/ and the .nextflow.log")
+    }
+}
+
+/*
+ * The error that stopped the run, in one line.
+ */
+def errorSummary() {
+    log.error("pbfidelity stopped with an error: ${workflow.errorMessage}")
 }
