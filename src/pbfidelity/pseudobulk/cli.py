@@ -9,6 +9,12 @@ from pathlib import Path
 
 log = logging.getLogger("pbfidelity.pseudobulk")
 
+NEGATIVE_CONTROL_DESIGN = (
+    "two pseudo-bulks per pair from disjoint halves of its single-cell sample (split once per sample, "
+    "stratified by cell type; proportion-matched halves keep the pair's composition with at most half its "
+    "cells each); pb_method=halfsplit, obs 'half' = A/B"
+)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from pbfidelity.qc.cli import add_input_arguments
@@ -72,6 +78,13 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
     from pbfidelity.io.singlecell import open_singlecell
     from pbfidelity.io.versions import write_versions
     from pbfidelity.pseudobulk.aggregate import aggregate_stream
+    from pbfidelity.pseudobulk.control import (
+        control_rng,
+        halfsplit_cells,
+        replacement_warning,
+        shared_sample_warning,
+        split_halves,
+    )
     from pbfidelity.pseudobulk.profiles import (
         filter_and_normalise,
         profiles_anndata,
@@ -89,6 +102,9 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
     passing = _passing(args.cell_qc)
     props = read_proportions(args.proportions, ds, list(by_sample)) if args.proportions else None
     notes: list[str] = []
+    warnings: list[dict] = []  # structured sampling warnings (also in notes, the log and MultiQC)
+    ctrl_rng = control_rng(args.seed)  # own stream: the primary draws do not depend on the control
+    ctrl_blocks, ctrl_obs, ctrl_fraction = [], [], []
 
     # --- bulk side
     bulk_parts, bulk_lib_genes = [], None
@@ -116,8 +132,12 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
             cts = src.obs[args.celltype_key].astype(str).to_numpy() if has_ct else None
             groups, obs_rows, ct_groups, ct_rows = [], [], [], []
             prop_pools, prop_targets, prop_rows = [], [], []
+            halves: dict[str, tuple] = {}  # sc_id -> (half A, half B) of that single-cell sample's cells
+            primary_rows = []  # (row, passing cells, target numbers or None) of rows with a pseudo-bulk
             for r in frows:
                 idx = members[r.sample]
+                if r.sc_id not in halves:
+                    halves[r.sc_id] = split_halves(idx, cts[idx] if has_ct else None, ctrl_rng)
                 if passing is not None:
                     idx = idx[pd.Index(barcodes[idx]).isin(passing.get(r.sample, pd.Index([])))]
                 if idx.size < args.min_cells:
@@ -148,7 +168,10 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
                                 f"{args.proportions}: sample '{r.sample}' asks for {n} '{ct}' cells but "
                                 f"{path} has no passing '{ct}' cells for it"
                             )
+                        if n > pool.size:
+                            warnings.append(replacement_warning(r.sample, ct, n, pool.size))
                         pools[ct] = pool
+                    primary_rows.append((r, idx, target))
                     prop_pools.append(pools)
                     prop_targets.append(target)
                     prop_rows.append(
@@ -160,6 +183,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
                         }
                     )
                 else:
+                    primary_rows.append((r, idx, None))
                     groups.append(idx)
                     obs_rows.append({**meta, "pb_method": "sum", "replicate": 0, "n_cells": int(idx.size)})
                 if has_ct:
@@ -200,13 +224,58 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
                     for k in range(1, reps + 1):
                         obs_rows.append({**o, "pb_method": "bootstrap", "replicate": k, "n_cells": size})
             n_primary = len(mats)
+            if mats:  # one single-cell sample feeding several pairs: their pseudo-bulks share cells
+                by_sc: dict[str, list[int]] = {}
+                for k, (r, _idx, _t) in enumerate(primary_rows):
+                    by_sc.setdefault(r.sc_id, []).append(k)
+                for sc_id, ks in by_sc.items():
+                    if len(ks) > 1 and args.sc_sample_key in src.obs.columns:
+                        w = mats[0][ks]  # primary rows come first, in primary_rows order
+                        warnings.append(
+                            shared_sample_warning(
+                                sc_id, path.name, [primary_rows[k][0].sample for k in ks], w
+                            )
+                        )
             if ct_groups:
                 mats.append(group_weights(ct_groups, n))
+            ctrl_groups = []
+            for r, idx, target in primary_rows:
+                plan = halfsplit_cells(
+                    idx,
+                    *halves[r.sc_id],
+                    cts if has_ct else None,
+                    target,
+                    ctrl_rng,
+                    max(2, args.min_cells // 2),
+                )
+                if plan.note:
+                    notes.append(f"sample {r.sample}: {plan.note}")
+                    log.warning("%s", notes[-1])
+                    continue
+                ctrl_fraction.append(plan.fraction)
+                for half, cells in (("A", plan.a), ("B", plan.b)):
+                    ctrl_groups.append(cells)
+                    ctrl_obs.append(
+                        {
+                            "dataset": ds,
+                            "sample": r.sample,
+                            "donor": r.donor,
+                            "modality": "pseudobulk",
+                            **r.extra,
+                            "pb_method": "halfsplit",
+                            "half": half,
+                            "replicate": 0,
+                            "n_cells": int(cells.size),
+                        }
+                    )
+            if ctrl_groups:
+                mats.append(group_weights(ctrl_groups, n))
             if not mats:
                 continue
             W = sp.vstack(mats, format="csr")
             acc = aggregate_stream(src.iter_chunks(args.chunk_size), W, src.n_vars)
             n_main = sum(m.shape[0] for m in mats[:n_primary])
+            n_ct = len(ct_groups)
             genes = src.var_names
             if sc_genes is not None and not genes.equals(sc_genes):
                 raise UserError(
@@ -215,7 +284,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
             sc_genes = genes
             pb_blocks.append(acc[:n_main])
             pb_obs += obs_rows
-            ct_blocks.append(acc[n_main:])
+            ct_blocks.append(acc[n_main : n_main + n_ct])
+            ctrl_blocks.append(acc[n_main + n_ct :])
             ct_obs += ct_rows
     if not pb_obs:
         raise UserError(f"dataset '{ds}': no sample has enough cells for a pseudo-bulk profile")
@@ -280,6 +350,27 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
         )
         ct_adata.uns["layer_methods"] = {"mean": "summed counts / number of cells"}
 
+    ctrl_adata = None
+    if ctrl_obs:
+        from pbfidelity.normalize import add_normalised_layers
+
+        kobs = pd.DataFrame(ctrl_obs)
+        kobs.index = [f"{o.dataset}:{o.sample}:halfsplit_{o.half}" for o in kobs.itertuples()]
+        kx = (np.vstack(ctrl_blocks) @ hs.collapse)[:, si]
+        ctrl_adata = profiles_anndata(np.asarray(kx), kobs, shared)[:, adata.var_names].copy()
+        add_normalised_layers(ctrl_adata)
+        ctrl_adata.uns["pbfidelity"] = {
+            "stage": "pseudobulk",
+            "kind": "negative_control",
+            "dataset": ds,
+            "seed": args.seed,
+            "design": NEGATIVE_CONTROL_DESIGN,
+        }
+    for w in warnings:
+        notes.append(w["message"])
+        log.warning("%s", w["message"])
+    adata.uns["pbfidelity"]["notes"] = notes
+    adata.uns["pbfidelity"]["warnings"] = [w["message"] for w in warnings]
     summary = {
         "dataset": ds,
         "n_profiles": int(adata.n_obs),
@@ -287,11 +378,35 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear adapter, kept
         "n_bulk": int((adata.obs["modality"] == "bulk").sum()),
         "n_pseudobulk": int((adata.obs["modality"] == "pseudobulk").sum()),
         **adata.uns["pbfidelity"],
+        "warnings": warnings,
+        "negative_control": {
+            "file": "negative_control.h5ad" if ctrl_adata is not None else None,
+            "n_pairs": int(len(ctrl_obs) // 2),
+            "cells_per_half_fraction": float(np.median(ctrl_fraction)) if ctrl_fraction else None,
+            "design": NEGATIVE_CONTROL_DESIGN,
+        },
     }
     with atomic_outdir(args.outdir) as tmp:
         write_profiles(adata, tmp / "profiles.h5ad")
         if ct_adata is not None:
             write_profiles(ct_adata, tmp / "celltype_profiles.h5ad")
+        if ctrl_adata is not None:
+            write_profiles(ctrl_adata, tmp / "negative_control.h5ad")
+        if warnings:
+            wt = pd.DataFrame(
+                [{"kind": w["kind"], "message": w["message"]} for w in warnings],
+                index=[f"{ds}_warning_{i + 1}" for i in range(len(warnings))],
+            )
+            write_mqc_table(
+                tmp,
+                f"pbf_pseudobulk_{ds}_warnings",
+                f"Sampling warnings ({ds})",
+                "Pairs that are not independent (one single-cell sample feeds several pairs) and cell types "
+                "that proportion matching had to draw with replacement.",
+                wt,
+                parent_id="pbf_pseudobulk",
+                parent_name="Pseudo-bulk",
+            )
         gene_table.to_csv(tmp / "gene_filter.tsv", sep="\t", index_label="gene", float_format="%.6g")
         (tmp / "pseudobulk_summary.json").write_text(json.dumps(summary, indent=2, default=str))
         table = adata.obs[
