@@ -9,9 +9,9 @@ and NXF_HOME live in pytest's temporary folder.
 1. the test profile runs (PBF_SIMULATE and every stage), and its published tables equal those of
    ``pbfidelity run`` on the same simulated input, seed and stage options (the test profile's ext.args);
 2. ``-resume`` re-executes no task;
-3. one out-of-memory exit (137, injected by the CLI's PBF_TEST_FAIL_ONCE hook) is retried with more memory;
-4. two datasets, one with a single donor: metrics/discriminate exit 3 for it (ignored), the other finishes and
-   the report is written.
+3. two datasets, one with a single donor: metrics/discriminate exit 3 for it (ignored), the other finishes and
+   the report is written; in the same run one out-of-memory exit (137, injected into the report stage by the
+   CLI's PBF_TEST_FAIL_ONCE hook) is retried with more memory.
 
 Each test appends one summary line to .cache/nf-runtime/engine_tests.log (PBF_ENGINE_LOG), which `make test`
 prints after pytest; without the runtime the tests skip and the log says why.
@@ -93,18 +93,40 @@ class Engine:
         self.env.pop(TEST_HOOK, None)
 
     def version(self) -> str:
-        out = subprocess.run([str(LAUNCHER), "-version"], env=self.env, capture_output=True, text=True,
-                             timeout=120, cwd=self.launch)
+        out = subprocess.run(
+            [str(LAUNCHER), "-version"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.launch,
+        )
         m = re.search(r"version (\S+) build (\d+)", out.stdout)
         assert out.returncode == 0 and m, out.stdout + out.stderr
         return f"{m.group(1)} build {m.group(2)}"
 
     def run(self, outdir: Path, tag: str, *args: str, env: dict[str, str] | None = None) -> Run:
-        cmd = [str(LAUNCHER), "run", str(ENTRY), "--offline", "-profile", "test", "-c", str(CONFIG),
-               "--outdir", str(outdir), "--trace_report_suffix", tag, "-ansi-log", "false", *args]
+        cmd = [
+            str(LAUNCHER),
+            "run",
+            str(ENTRY),
+            "--offline",
+            "-profile",
+            "test",
+            "-c",
+            str(CONFIG),
+            "--outdir",
+            str(outdir),
+            "--trace_report_suffix",
+            tag,
+            "-ansi-log",
+            "false",
+            *args,
+        ]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=900,
-                              cwd=self.launch)
+        proc = subprocess.run(
+            cmd, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=900, cwd=self.launch
+        )
         seconds = time.perf_counter() - t0
         trace_file = outdir / "pipeline_info" / f"execution_trace_{tag}.txt"
         trace = list(csv.DictReader(trace_file.open(), delimiter="\t")) if trace_file.exists() else []
@@ -120,7 +142,9 @@ def engine(tmp_path_factory) -> Engine:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         reason = "java not found (Java 17+ runs Nextflow)"
     elif not list(LIB.glob("nextflow-*.jar")):
-        reason = f"the Nextflow runtime is not resolved in {LIB} (`make nf-runtime`: Maven Central unreachable?)"
+        reason = (
+            f"the Nextflow runtime is not resolved in {LIB} (`make nf-runtime`: Maven Central unreachable?)"
+        )
     if reason:
         note(f"did not run: {reason}")
         pytest.skip(reason)
@@ -128,13 +152,15 @@ def engine(tmp_path_factory) -> Engine:
 
 
 @pytest.fixture(scope="module")
-def test_profile_run(engine) -> Run:
+def profile_run(engine) -> Run:
     """The test profile: PBF_SIMULATE, then every stage on the simulated dataset."""
     version = engine.version()
     run = engine.run(engine.base / "results", "first")
     assert run.proc.returncode == 0, run.output[-6000:]
-    note(f"Nextflow {version} (io.nextflow:nextflow from Maven Central, tools/nf-runtime/pom.xml), entry "
-         f"main_offline.nf, -profile test, local executor")
+    note(
+        f"Nextflow {version} (io.nextflow:nextflow from Maven Central, tools/nf-runtime/pom.xml), entry "
+        f"main_offline.nf, -profile test, local executor"
+    )
     return run
 
 
@@ -142,8 +168,8 @@ def all_processes() -> set[str]:
     return {m.process for m in nf_render.discover_modules()}
 
 
-def test_test_profile_runs_every_process(test_profile_run):
-    run = test_profile_run
+def test_test_profile_runs_every_process(profile_run):
+    run = profile_run
     executed = {r["process"].split(":")[-1] for r in run.trace}
     assert run.trace and all(r["status"] == "COMPLETED" for r in run.trace), run.trace
     # every module of the pipeline ran (the test profile simulates its input, has gene sets and a label column)
@@ -152,8 +178,10 @@ def test_test_profile_runs_every_process(test_profile_run):
     assert "pbfidelity finished: results in" in run.output  # the completion handler ran (engine bug 2)
     versions = yaml.safe_load((run.outdir / "pipeline_info" / "pbfidelity_software_versions.yml").read_text())
     assert versions["Workflow"]["Nextflow"].startswith("25.")  # collectFile with the version (engine bug 1)
-    note(f"test profile run: {len(run.trace)} tasks executed, all completed, in {run.seconds:.0f} s "
-         f"({', '.join(sorted(executed))})")
+    note(
+        f"test profile run: {len(run.trace)} tasks executed, all completed, in {run.seconds:.0f} s "
+        f"({', '.join(sorted(executed))})"
+    )
 
 
 # ---------------------------------------------------------------- equivalence with the embedded runner
@@ -163,8 +191,11 @@ NEXTFLOW_ONLY = (r"^simulate/", r"^pipeline_info/(execution_(report|timeline|tra
 #: published by the runner only: its --resume markers and its run log/timings (pipeline_info/); and
 #: report/multiqc_config.yml, the packaged MultiQC config the report stage copies when it runs MultiQC itself
 #: (checked identical to assets/multiqc_config.yml below; Nextflow's MULTIQC process reads that file directly)
-RUNNER_ONLY = (r"(^|/)\.pbf_step\.json$", r"^pipeline_info/(run_summary\.json|execution_trace\.tsv)$",
-               r"^report/multiqc_config\.yml$")
+RUNNER_ONLY = (
+    r"(^|/)\.pbf_step\.json$",
+    r"^pipeline_info/(run_summary\.json|execution_trace\.tsv)$",
+    r"^report/multiqc_config\.yml$",
+)
 #: not compared: they name the engine or hold each engine's own parameters, run times and MultiQC's
 #: run details, by design (the report's methods text says "Nextflow" or "the embedded runner"; the parameter
 #: table lists each engine's own parameters and is compared on the parameters both have, below)
@@ -174,8 +205,9 @@ NOT_COMPARED = (
     r"^multiqc/multiqc_plots/.*/pbf_report_params_plot\.png$",
     r"^report/multiqc_inputs/pbf_report_methods_text_mqc\.yaml$",
 )
-#: keys only the runner's report summary has: its report stage runs MultiQC (Nextflow: the MULTIQC process)
-RUNNER_REPORT_KEYS = ("multiqc_outdir", "rendered_plots")
+#: report_summary.json keys about the MultiQC run (pbfidelity.report.cli._run_multiqc) and its folder: only the
+#: runner's report stage runs MultiQC (Nextflow: the MULTIQC process); the runner's is checked complete below
+RUNNER_REPORT_KEYS = ("multiqc_outdir", "rendered_plots", "missing_in_report", "exported_plots", "screenshot")
 
 
 def _files(root: Path) -> set[str]:
@@ -236,6 +268,7 @@ def compare_outputs(nf: Path, runner: Path) -> dict:
         elif rel.endswith(".json"):
             ja, jb = json.loads(a.read_text()), json.loads(b.read_text())
             if rel == "report/report_summary.json":
+                assert jb["missing_in_report"] == [] and jb["exported_plots"] > 0, jb.get("missing_in_report")
                 for key in RUNNER_REPORT_KEYS:
                     jb.pop(key, None)
                     ja.pop(key, None)
@@ -250,105 +283,190 @@ def compare_outputs(nf: Path, runner: Path) -> dict:
     # the copy the runner's report stage made is the packaged MultiQC config that Nextflow's MULTIQC reads
     assert _sha(runner / "report" / "multiqc_config.yml") == _sha(ROOT / "assets" / "multiqc_config.yml")
     tables = [f for f in common if f.endswith((".tsv", ".tsv.gz", ".json"))]
-    return {"compared": len(common), "identical": identical, "normalised": normalised, "tables": len(tables),
-            "excluded": sorted((nf_files | runner_files) - set(common))}
+    return {
+        "compared": len(common),
+        "identical": identical,
+        "normalised": normalised,
+        "tables": len(tables),
+        "excluded": sorted((nf_files | runner_files) - set(common)),
+    }
 
 
-def test_published_outputs_equal_the_embedded_runner(test_profile_run, tmp_path):
-    nf = test_profile_run.outdir
-    sim = nf / "simulate" / "simulated"
-    out = tmp_path / "runner"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pbfidelity", "run", "--input", sim / "samplesheet.csv", "--outdir", out,
-         "--seed", str(SEED), "--gene-sets", sim / "genesets.gmt", "--proportions", sim / "proportions.tsv",
-         "--label-column", "phenotype", "--no-progress", "--quiet", *runner_stage_args()],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+@pytest.fixture(scope="module")
+def runner_run(profile_run, tmp_path_factory) -> Path:
+    """`pbfidelity run` on the input the test profile simulated, same seed, the test profile's stage options."""
+    sim = profile_run.outdir / "simulate" / "simulated"
+    out = tmp_path_factory.mktemp("runner") / "results"
+    proc = _pbfidelity(
+        "run",
+        "--input",
+        sim / "samplesheet.csv",
+        "--outdir",
+        out,
+        "--seed",
+        str(SEED),
+        "--gene-sets",
+        sim / "genesets.gmt",
+        "--proportions",
+        sim / "proportions.tsv",
+        "--label-column",
+        "phenotype",
+        "--no-progress",
+        "--quiet",
+        *runner_stage_args(),
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    result = compare_outputs(nf, out)
+    return out
+
+
+def _pbfidelity(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pbfidelity", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+
+
+def test_published_outputs_equal_the_embedded_runner(profile_run, runner_run):
+    result = compare_outputs(profile_run.outdir, runner_run)
     assert result["tables"] >= 40  # the comparison covered the stages' tables, not a handful of files
-    note(f"equivalence with pbfidelity run: {result['compared']} published files compared "
-         f"({result['tables']} TSV/JSON tables), all identical: {result['identical']} byte for byte, "
-         f"{len(result['normalised'])} after normalising paths/engine fields ({', '.join(result['normalised'])})")
-    note(f"equivalence: not compared: {len(result['excluded'])} engine-specific files "
-         f"(simulated input, pipeline_info run logs, runner resume markers, MultiQC html/data/params plot, "
-         f"methods text)")
+    note(
+        f"equivalence with pbfidelity run: {result['compared']} published files compared "
+        f"({result['tables']} TSV/JSON tables), all identical: {result['identical']} byte for byte, "
+        f"{len(result['normalised'])} after normalising paths/engine fields ({', '.join(result['normalised'])})"
+    )
+    note(
+        f"equivalence: not compared: {len(result['excluded'])} engine-specific files "
+        f"(simulated input, pipeline_info run logs, runner resume markers, MultiQC html/data/params plot, "
+        f"methods text)"
+    )
 
 
-def test_outputs_differ_when_the_seed_differs(test_profile_run, tmp_path):
-    """Negative control: the comparison finds a difference when the runner uses another seed."""
-    nf = test_profile_run.outdir
+def test_comparison_catches_a_changed_table(profile_run, runner_run, tmp_path):
+    """Negative control: one number changed in one published table, and the comparison names that file."""
+    changed = tmp_path / "changed"
+    shutil.copytree(runner_run, changed)
+    table = changed / "metrics" / "sim" / "correlation_summary.tsv"
+    text = table.read_text()
+    digit = re.search(r"\t(\d)", text)
+    assert digit
+    table.write_text(text[: digit.start(1)] + str((int(digit.group(1)) + 1) % 10) + text[digit.end(1) :])
+    with pytest.raises(AssertionError, match="metrics/sim/correlation_summary.tsv"):
+        compare_outputs(profile_run.outdir, changed)
+
+
+def test_another_seed_changes_the_tables(profile_run, tmp_path):
+    """Negative control: with another seed the runner's pseudo-bulk tables differ from the pipeline's."""
+    nf = profile_run.outdir
     sim = nf / "simulate" / "simulated"
-    out = tmp_path / "runner_seed7"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pbfidelity", "run", "--input", sim / "samplesheet.csv", "--outdir", out,
-         "--seed", "7", "--no-progress", "--quiet", "--skip-stages", "metrics", "discriminate", "calibrate",
-         "enrich", "ssl", "report"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    out = tmp_path / "seed7"
+    proc = _pbfidelity(
+        "run",
+        "--input",
+        sim / "samplesheet.csv",
+        "--outdir",
+        out,
+        "--seed",
+        "7",
+        "--proportions",
+        sim / "proportions.tsv",
+        "--no-progress",
+        "--quiet",
+        "--skip-stages",
+        "metrics",
+        "discriminate",
+        "calibrate",
+        "enrich",
+        "ssl",
+        "report",
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    differ = [rel for rel in _files(out / "pseudobulk") if _sha(out / "pseudobulk" / rel) !=
-              _sha(nf / "pseudobulk" / rel)]
-    assert differ, "the pseudo-bulk tables did not change with the seed: the comparison could not fail"
-    with pytest.raises(AssertionError):
-        compare_outputs(nf, out)
+    tables = [f for f in _files(nf / "pseudobulk") if f.endswith((".tsv", ".h5ad"))]
+    assert tables and any(_sha(out / "pseudobulk" / f) != _sha(nf / "pseudobulk" / f) for f in tables)
 
 
 # ---------------------------------------------------------------- resume and retry
 
 
-def test_resume_reexecutes_no_task(engine, test_profile_run):
-    run = engine.run(test_profile_run.outdir, "resume", "-resume")
+def test_resume_reexecutes_no_task(engine, profile_run):
+    run = engine.run(profile_run.outdir, "resume", "-resume")
     assert run.proc.returncode == 0, run.output[-6000:]
     status = [r["status"] for r in run.trace]
-    assert len(status) == len(test_profile_run.trace), (len(status), len(test_profile_run.trace))
+    assert len(status) == len(profile_run.trace), (len(status), len(profile_run.trace))
     assert set(status) == {"CACHED"}, run.trace
     assert "Submitted process" not in run.output
-    note(f"-resume: {status.count('CACHED')} of {len(status)} tasks cached, 0 re-executed ({run.seconds:.0f} s)")
-
-
-def test_out_of_memory_exit_is_retried_with_more_memory(engine, test_profile_run, tmp_path):
-    """PBF_REPORT exits 137 once (the CLI's test hook); errorStrategy retries it with twice the memory.
-    A new --outdir changes only the report's parameters, so every other task comes from the cache."""
-    marker = tmp_path / "report_failed_once"
-    run = engine.run(tmp_path / "results", "retry", "-resume",
-                     env={TEST_HOOK: f"report:137:{marker}"})
-    assert run.proc.returncode == 0, run.output[-6000:]
-    assert marker.exists()
-    attempts = sorted(run.rows("PBF_REPORT"), key=lambda r: int(r["attempt"]))
-    assert [(r["attempt"], r["status"], r["exit"]) for r in attempts] == [("1", "FAILED", "137"),
-                                                                        ("2", "COMPLETED", "0")], attempts
-    mem = [r["memory"] for r in attempts]
-    assert mem == ["6 GB", "12 GB"], mem
-    assert (tmp_path / "results" / "multiqc" / "multiqc_report.html").exists()
-    # the first attempt's stderr is the hook's line: the failure was the injected one
-    assert "exiting with status 137 once" in _task_err(engine, attempts[0]["hash"])
-    note(f"retry: PBF_REPORT exit 137 on attempt 1 (memory {mem[0]}) -> attempt 2 completed (memory {mem[1]}); "
-         f"run succeeded, report written ({run.seconds:.0f} s)")
-
-
-def _task_err(engine: Engine, short_hash: str) -> str:
-    """stderr of the task whose trace hash is ``ab/cdef12``."""
-    prefix, rest = short_hash.split("/")
-    return "".join(p.read_text(errors="replace")
-                   for p in (engine.launch / "work" / prefix).glob(f"{rest}*/.command.err"))
+    note(
+        f"-resume: {status.count('CACHED')} of {len(status)} tasks cached, 0 re-executed ({run.seconds:.0f} s)"
+    )
 
 
 # ---------------------------------------------------------------- a dataset with a single donor
 
 
-def test_single_donor_dataset_is_skipped_and_the_other_finishes(engine, tmp_path):
-    data = tmp_path / "input"
-    write_simulation(simulate(SimulationParams(n_donors=3, n_cell_types=3, cells_per_sample=40, n_genes=300,
-                                               seed=SEED)), data)
+@pytest.fixture(scope="module")
+def two_datasets_run(engine, tmp_path_factory) -> Run:
+    """Two datasets, 'sim' (3 donors) and 'solo' (one of its samples: one donor), no gene sets or labels; the
+    report stage's first attempt exits 137 (PBF_TEST_FAIL_ONCE), as the kernel's OOM killer would make it."""
+    base = tmp_path_factory.mktemp("two_datasets")
+    data = base / "input"
+    write_simulation(
+        simulate(SimulationParams(n_donors=3, n_cell_types=3, cells_per_sample=40, n_genes=300, seed=SEED)),
+        data,
+    )
     lines = (data / "samplesheet.csv").read_text().splitlines()
     header, rows = lines[0], lines[1:]
+    assert header.startswith("dataset,") and all(r.startswith("sim,") for r in rows)
     solo = rows[0].replace("sim,", "solo,", 1)
     (data / "two.csv").write_text("\n".join([header, *rows, solo]) + "\n")
-    run = engine.run(tmp_path / "results", "two", "--simulate", "false", "--input", str(data / "two.csv"),
-                     "--label_column", "false")
+    marker = base / "report_failed_once"
+    run = engine.run(
+        base / "results",
+        "two",
+        "--simulate",
+        "false",
+        "--input",
+        str(data / "two.csv"),
+        "--label_column",
+        "false",
+        env={TEST_HOOK: f"report:137:{marker}"},
+    )
     assert run.proc.returncode == 0, run.output[-6000:]
-    failed = [r for r in run.trace if r["status"] != "COMPLETED"]
+    assert marker.exists()
+    return run
+
+
+def test_out_of_memory_exit_is_retried_with_more_memory(engine, two_datasets_run):
+    """errorStrategy retries an exit 137 with twice the memory (conf/base.config), and the run succeeds."""
+    run = two_datasets_run
+    attempts = sorted(run.rows("PBF_REPORT"), key=lambda r: int(r["attempt"]))
+    assert [(r["attempt"], r["status"], r["exit"]) for r in attempts] == [
+        ("1", "FAILED", "137"),
+        ("2", "COMPLETED", "0"),
+    ], attempts
+    mem = [r["memory"] for r in attempts]
+    assert mem == ["6 GB", "12 GB"], mem
+    # the first attempt's stderr is the hook's line: the failure was the injected one
+    assert "exiting with status 137 once" in _task_err(engine, attempts[0]["hash"])
+    assert [r["status"] for r in run.rows("MULTIQC")] == ["COMPLETED"]
+    assert (run.outdir / "multiqc" / "multiqc_report.html").exists()
+    note(
+        f"retry: PBF_REPORT exit 137 on attempt 1 (memory {mem[0]}) -> attempt 2 completed (memory {mem[1]}); "
+        f"run succeeded, report written"
+    )
+
+
+def _task_err(engine: Engine, short_hash: str) -> str:
+    """stderr of the task whose trace hash is ``ab/cdef12``."""
+    prefix, rest = short_hash.split("/")
+    return "".join(
+        p.read_text(errors="replace") for p in (engine.launch / "work" / prefix).glob(f"{rest}*/.command.err")
+    )
+
+
+def test_single_donor_dataset_is_skipped_and_the_other_finishes(two_datasets_run):
+    run = two_datasets_run
+    failed = [r for r in run.trace if r["status"] != "COMPLETED" and r["exit"] != "137"]
     assert failed, "the single-donor dataset should stop metrics/discriminate with exit 3"
     assert all(r["exit"] == "3" and r["tag"] == "solo" for r in failed), failed
     skipped = sorted(r["process"].split(":")[-1] for r in failed)
@@ -358,7 +476,10 @@ def test_single_donor_dataset_is_skipped_and_the_other_finishes(engine, tmp_path
     out = run.outdir
     assert (out / "metrics" / "sim" / "metrics_summary.json").exists()
     assert not (out / "metrics" / "solo").exists()
-    assert (out / "report" / "report_summary.json").exists()
+    report = json.loads((out / "report" / "report_summary.json").read_text())
+    assert "sim" in json.dumps(report)
     assert (out / "multiqc" / "multiqc_report.html").stat().st_size > 10_000
-    note(f"two datasets: 'solo' (one donor) stopped by {', '.join(skipped)} with exit 3 (ignored); 'sim' "
-         f"finished; report written ({len(run.trace)} tasks, {run.seconds:.0f} s)")
+    note(
+        f"two datasets: 'solo' (one donor) stopped by {', '.join(skipped)} with exit 3 (ignored); 'sim' "
+        f"finished; report written ({len(run.trace)} tasks, {run.seconds:.0f} s)"
+    )

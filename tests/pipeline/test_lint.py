@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_FILES = [
     "main.nf",
+    "main_offline.nf",
     "nextflow.config",
     "nextflow_schema.json",
     "workflows",
