@@ -431,6 +431,42 @@ def _mtx_source(folder: Path) -> SingleCellSource:
     return SingleCellSource(folder, obs, var, "matrix.mtx", X, gene_symbols=symbols)
 
 
+def obs_table_for(path: Path) -> Path | None:
+    """The cell table paired with a genes x cells CSV/TSV: ``<name>.obs.csv`` or ``<name>.obs.tsv`` beside it
+    (``counts.csv.gz`` -> ``counts.obs.csv``); first column = the cell names of the matrix header, then
+    columns such as ``sample`` and ``cell_type``. None when absent (the file is then one sample)."""
+    name = path.name
+    for suffix in (".csv.gz", ".tsv.gz", ".txt.gz", ".csv", ".tsv", ".txt"):
+        if name.lower().endswith(suffix):
+            stem = name[: -len(suffix)]
+            break
+    else:
+        return None
+    for ext in (".obs.csv", ".obs.tsv"):
+        cand = path.with_name(stem + ext)
+        if cand.is_file() and cand != path:
+            return cand
+    return None
+
+
+def _read_obs_table(side: Path, cells: pd.Index, matrix: Path) -> pd.DataFrame:
+    sep = "\t" if side.name.endswith(".tsv") else ","
+    try:
+        obs = pd.read_csv(side, sep=sep, index_col=0, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise UserError(f"{side}: cannot parse the cell table of {matrix.name} ({exc})") from None
+    obs.index = obs.index.astype(str)
+    if obs.index.has_duplicates:
+        raise UserError(f"{side}: cell '{obs.index[obs.index.duplicated()][0]}' appears twice")
+    missing = cells.difference(obs.index)
+    if len(missing):
+        raise UserError(
+            f"{side}: no row for cell '{missing[0]}' of {matrix.name} ({len(missing)} cells missing); the "
+            "first column must hold the cell names of the matrix header"
+        )
+    return obs.reindex(cells)
+
+
 def _csv_source(path: Path) -> SingleCellSource:
     name = path.name.lower().removesuffix(".gz")
     sep = "\t" if name.endswith((".tsv", ".txt")) else ","
@@ -445,7 +481,10 @@ def _csv_source(path: Path) -> SingleCellSource:
         r, c = np.argwhere(values.isna().to_numpy())[0]
         raise UserError(f"{path}: gene '{df.index[r]}', cell '{df.columns[c]}': missing or non-numeric value")
     X = sp.csr_matrix(values.to_numpy().T)
-    obs = pd.DataFrame(index=pd.Index(df.columns.astype(str), name="barcode"))
+    cells = pd.Index(df.columns.astype(str), name="barcode")
+    side = obs_table_for(path)
+    obs = _read_obs_table(side, cells, path) if side is not None else pd.DataFrame(index=cells)
+    obs.index.name = "barcode"
     return SingleCellSource(path, obs, pd.Index(df.index.astype(str)), "matrix", X)
 
 
