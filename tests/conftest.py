@@ -78,3 +78,32 @@ def cellbench_profiles(shared_data, tmp_path_factory) -> dict[str, Path]:
               str(qc / "bulk_qc.tsv"), "--proportions", str(inp / "proportions.tsv"), "--gene-annotation", str(ann),
               "--n-replicates", "2", "--outdir", str(pb), "-q"])
     return {"input": inp, "profiles": pb / "profiles.h5ad", "annotation": ann}
+
+
+#: seeds of the multi-seed exchangeable-null runs (``@pytest.mark.parametrize("cellbench_null_profiles",
+#: NULL_SEEDS, indirect=True)``)
+NULL_SEEDS = (1, 2, 3, 4, 5)
+
+
+@pytest.fixture(scope="session")
+def cellbench_null_profiles(request, shared_data, tmp_path_factory) -> dict:
+    """The CellBench exchangeable null through the real stages: ``recipe cellbench --exchangeable-null`` (each
+    pool's "bulk" drawn with the pool's cell-line numbers from the same CEL-seq2 cells the pseudo-bulk uses),
+    qc and proportion-matched pseudo-bulk with two pseudo-replicates per pool, as for ``cellbench_profiles``.
+
+    Seed 42 by default; parametrise indirectly for other seeds (the recipe and the pseudo-bulk stage both use
+    it, with different random streams). Returns input folder, profiles path, annotation, dataset and seed.
+    """
+    seed = int(getattr(request, "param", 42))
+    root = tmp_path_factory.mktemp(f"cellbench_null_{seed}")
+    ann = shared_data / "genesets" / "human_gene_annotation.tsv.gz"
+    inp, qc, pb = root / "input", root / "qc", root / "pb"
+    sheet = str(inp / "samplesheet.csv")
+    dispatch(["recipe", "cellbench", "--data-dir", str(shared_data / "cellbench"), "--outdir", str(inp),
+              "--exchangeable-null", "--seed", str(seed), "-q"])
+    dispatch(["qc", "--input", sheet, "--outdir", str(qc), "--gene-annotation", str(ann), "-q"])
+    dispatch(["pseudobulk", "--input", sheet, "--cell-qc", str(qc / "cell_qc.tsv.gz"), "--bulk-qc",
+              str(qc / "bulk_qc.tsv"), "--proportions", str(inp / "proportions.tsv"), "--gene-annotation", str(ann),
+              "--n-replicates", "2", "--seed", str(seed), "--outdir", str(pb), "-q"])
+    return {"input": inp, "profiles": pb / "profiles.h5ad", "annotation": ann,
+            "dataset": "cellbench_cellmix5_null", "seed": seed}

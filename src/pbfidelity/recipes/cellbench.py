@@ -5,6 +5,10 @@ the "bulk" side. Its faithful pseudo-bulk sums single cells of the same lines in
 recipe writes a proportions table (cells per line per pool) for proportion-matched pseudo-bulk. All pools
 draw from one shared single-cell suspension (``sc_id = celseq2``); each pool is its own pairing unit
 (``donor = pool``), so bootstrap pseudo-replicates of a pool stay in one fold.
+
+``exchangeable_null=True`` writes a negative control in the same layout: each pool's "bulk" is the sum of
+cells drawn (seeded) with the pool's cell-line numbers from the same CEL-seq2 cells the pseudo-bulk uses, so
+bulk and pseudo-bulk are exchangeable by construction and every analysis should find nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +24,39 @@ from pbfidelity.errors import UserError
 
 CELL_LINES = ("H1975", "H2228", "HCC827")
 SC_ID = "celseq2"
+#: second entropy word of the exchangeable-null draws, so they never coincide with the pseudo-bulk stage's
+#: draws made with the same ``--seed`` (numpy ``default_rng(seed)``)
+NULL_STREAM = 0x6E756C6C
+
+
+def null_bulk(
+    counts: pd.DataFrame, cell_line: pd.Series, numbers: pd.DataFrame, seed: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """Exchangeable-null "bulk": per pool (row of ``numbers``: cells per line), the sum of that many cells of
+    each line drawn from ``counts`` (genes x cells) without replacement when enough exist, else with.
+
+    Returns genes x pools counts and one note per pool/line drawn with replacement.
+    """
+    rng = np.random.default_rng([seed, NULL_STREAM])
+    x = sp.csc_matrix(counts.to_numpy())
+    lines = cell_line.to_numpy().astype(str)
+    out = np.zeros((counts.shape[0], len(numbers)), dtype=np.int64)
+    notes = []
+    for j, (pool, row) in enumerate(numbers.iterrows()):
+        w = np.zeros(counts.shape[1])
+        for line in CELL_LINES:
+            n = int(row[line])
+            pool_cells = np.flatnonzero(lines == line)
+            if n <= 0:
+                continue
+            if pool_cells.size == 0:
+                raise UserError(f"pool {pool}: needs {n} {line} cells but the single-cell data has none")
+            replace = n > pool_cells.size
+            if replace:
+                notes.append(f"pool {pool}: {n} {line} cells drawn with replacement from {pool_cells.size}")
+            np.add.at(w, rng.choice(pool_cells, size=n, replace=replace), 1.0)
+        out[:, j] = np.rint(x @ w).astype(np.int64)
+    return pd.DataFrame(out, index=counts.index, columns=numbers.index), notes
 
 
 def _read_csv(path: Path, **kw) -> pd.DataFrame:
@@ -33,8 +70,14 @@ def prepare_cellbench(
     outdir: str | Path,
     mixes: tuple[str, ...] = ("cellmix5",),
     keep_poor_quality: bool = False,
+    exchangeable_null: bool = False,
+    seed: int = 42,
 ) -> dict[str, Path]:
-    """Write samplesheet.csv, bulk_<mix>.tsv, singlecell.h5ad and proportions.tsv for ``mixes``."""
+    """Write samplesheet.csv, bulk_<mix>.tsv, singlecell.h5ad and proportions.tsv for ``mixes``.
+
+    With ``exchangeable_null`` the bulk side is drawn from the single cells (see module docstring); the
+    dataset is then named ``cellbench_<mix>_null`` and ``null_notes.txt`` lists draws made with replacement.
+    """
     data_dir, outdir = Path(data_dir), Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     counts = _read_csv(data_dir / "sc_celseq2.count.csv.gz")
@@ -58,7 +101,7 @@ def prepare_cellbench(
     }
     cells.write_h5ad(paths["singlecell"])
     lines = ["dataset,sample,bulk,singlecell,bulk_id,sc_id,donor,n_pool_cells"]
-    props = []
+    props, notes = [], []
     for mix in mixes:
         pools = _read_csv(data_dir / f"{mix}.count.csv.gz")
         pmeta = _read_csv(data_dir / f"{mix}.metadata.csv.gz")
@@ -66,16 +109,28 @@ def prepare_cellbench(
             pmeta = pmeta[pmeta["poor_quality"].astype(str) != "YES"]
         keep = [p for p in pools.columns if p in pmeta.index]
         bulk_path = outdir / f"bulk_{mix}.tsv"
-        pools[keep].rename_axis("gene_id").to_csv(bulk_path, sep="\t")
+        dataset = f"cellbench_{mix}_null" if exchangeable_null else f"cellbench_{mix}"
+        if exchangeable_null:
+            bulk, drawn = null_bulk(counts, meta["cell_line"], pmeta.loc[keep, list(CELL_LINES)], seed)
+            notes += [f"{mix} {n}" for n in drawn]
+        else:
+            bulk = pools[keep]
+        bulk.rename_axis("gene_id").to_csv(bulk_path, sep="\t")
         for pool in keep:
             n = pmeta.loc[pool, list(CELL_LINES)].astype(int)
             lines.append(
-                f"cellbench_{mix},{pool},{bulk_path.name},{paths['singlecell'].name},{pool},{SC_ID},"
+                f"{dataset},{pool},{bulk_path.name},{paths['singlecell'].name},{pool},{SC_ID},"
                 f"{pool},{int(n.sum())}"
             )
-            props.append({"dataset": f"cellbench_{mix}", "sample": pool, **n.to_dict()})
+            props.append({"dataset": dataset, "sample": pool, **n.to_dict()})
     paths["samplesheet"].write_text("\n".join(lines) + "\n")
     pd.DataFrame(props)[["dataset", "sample", *CELL_LINES]].to_csv(
         paths["proportions"], sep="\t", index=False
     )
+    if exchangeable_null:
+        paths["null_notes"] = outdir / "null_notes.txt"
+        paths["null_notes"].write_text(
+            f"exchangeable null, seed {seed}: bulk = cells drawn with each pool's cell-line numbers from "
+            f"{counts.shape[1]} {SC_ID} cells\n" + "".join(f"{n}\n" for n in notes)
+        )
     return paths

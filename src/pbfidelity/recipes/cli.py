@@ -17,6 +17,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="CellBench pool series to use as the bulk side (cellmix5 = 90-cell pools)",
     )
     p.add_argument("--keep-poor-quality", action="store_true", help="keep pools flagged poor_quality")
+    p.add_argument(
+        "--exchangeable-null",
+        action="store_true",
+        help="negative control: each pool's bulk is drawn (seeded) with the pool's cell-line numbers from the "
+        "same single cells the pseudo-bulk uses, so nothing should separate the modalities",
+    )
+    p.add_argument("--seed", type=int, default=42, help="seed of the exchangeable-null draws")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +31,14 @@ def run(args: argparse.Namespace) -> int:
     from pbfidelity.recipes.cellbench import prepare_cellbench
 
     with atomic_outdir(args.outdir) as tmp:
-        paths = prepare_cellbench(args.data_dir, tmp, tuple(args.mixes), args.keep_poor_quality)
+        paths = prepare_cellbench(
+            args.data_dir,
+            tmp,
+            tuple(args.mixes),
+            args.keep_poor_quality,
+            exchangeable_null=args.exchangeable_null,
+            seed=args.seed,
+        )
     print(
         f"wrote {args.outdir / paths['samplesheet'].name}; run with "
         f"--proportions {args.outdir / paths['proportions'].name}"
