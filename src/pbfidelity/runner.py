@@ -240,7 +240,6 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     from tqdm import tqdm
 
     from pbfidelity.cli import dispatch
-
     from pbfidelity.io.preflight import check_run_options
 
     rows = read_samplesheet(args.input, allow_parent_paths=not args.no_parent_paths)

@@ -52,7 +52,9 @@ def test_forwarded_option_everywhere(flag, param, stages):
     for stage in stages:
         assert flag in _flags(_subparser(stage)), f"pbfidelity {stage} lacks {flag}"
         block = _ext_args_blocks()[f"PBF_{stage.upper()}"]
-        assert f"params.{param}" in block and flag in block, f"conf/modules.config PBF_{stage.upper()}: {flag}"
+        assert f"params.{param}" in block and flag in block, (
+            f"conf/modules.config PBF_{stage.upper()}: {flag}"
+        )
     props = _schema_props()
     assert param in props, f"nextflow_schema.json lacks {param}"
     assert param in nf_render.config_params(ROOT / "nextflow.config")
@@ -62,10 +64,19 @@ def test_forwarded_option_everywhere(flag, param, stages):
 
 
 def test_runner_passes_given_options_only(tmp_path):
-    args = argparse.Namespace(input=tmp_path / "s.csv", outdir=tmp_path / "o", seed=1, gene_annotation=None,
-                              proportions=None, layer="raw_counts", sc_sample_key="sample_id",
-                              celltype_key=None, round_bulk_counts=True, exclude_genes="GFP,PhiX.*",
-                              exclude_gene_classes=None)
+    args = argparse.Namespace(
+        input=tmp_path / "s.csv",
+        outdir=tmp_path / "o",
+        seed=1,
+        gene_annotation=None,
+        proportions=None,
+        layer="raw_counts",
+        sc_sample_key="sample_id",
+        celltype_key=None,
+        round_bulk_counts=True,
+        exclude_genes="GFP,PhiX.*",
+        exclude_gene_classes=None,
+    )
     ctx = pbf_runner.RunContext(args=args, rows=[], outdir=args.outdir)
 
     builders = {s: b for s, b, *_ in pbf_runner.STEPS}
@@ -73,4 +84,7 @@ def test_runner_passes_given_options_only(tmp_path):
     pb = builders["pseudobulk"](ctx, "d")
     assert qc[qc.index("--layer") + 1] == "raw_counts" and "--round-bulk-counts" in qc
     assert "--exclude-genes" not in qc and "--celltype-key" not in pb
-    assert pb[pb.index("--exclude-genes") + 1] == "GFP,PhiX.*" and pb[pb.index("--sc-sample-key") + 1] == "sample_id"
+    assert (
+        pb[pb.index("--exclude-genes") + 1] == "GFP,PhiX.*"
+        and pb[pb.index("--sc-sample-key") + 1] == "sample_id"
+    )

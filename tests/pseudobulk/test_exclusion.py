@@ -35,8 +35,23 @@ def spiked(tmp_path_factory):
 
 def _pb(d, name, *extra):
     out = d / name
-    dispatch(["pseudobulk", "--input", str(d / "in" / "samplesheet.csv"), "--cell-qc", str(d / "qc" / "cell_qc.tsv.gz"),
-              "--bulk-qc", str(d / "qc" / "bulk_qc.tsv"), "--min-detection", "0", "--outdir", str(out), "-q", *extra])
+    dispatch(
+        [
+            "pseudobulk",
+            "--input",
+            str(d / "in" / "samplesheet.csv"),
+            "--cell-qc",
+            str(d / "qc" / "cell_qc.tsv.gz"),
+            "--bulk-qc",
+            str(d / "qc" / "bulk_qc.tsv"),
+            "--min-detection",
+            "0",
+            "--outdir",
+            str(out),
+            "-q",
+            *extra,
+        ]
+    )
     return ad.read_h5ad(out / "profiles.h5ad"), json.loads((out / "pseudobulk_summary.json").read_text())
 
 
@@ -74,10 +89,22 @@ def test_user_patterns_and_classes_on_request(spiked):
 
 def test_no_technical_genes_nothing_excluded(tmp_path):
     """Negative control: without spike-ins nothing is removed and pct_spike_in is exactly 0."""
-    write_simulation(simulate(SimulationParams(n_donors=3, cells_per_sample=30, n_genes=400)), tmp_path / "in")
+    write_simulation(
+        simulate(SimulationParams(n_donors=3, cells_per_sample=30, n_genes=400)), tmp_path / "in"
+    )
     out = tmp_path / "pb"
-    dispatch(["pseudobulk", "--input", str(tmp_path / "in" / "samplesheet.csv"), "--min-detection", "0",
-              "--outdir", str(out), "-q"])
+    dispatch(
+        [
+            "pseudobulk",
+            "--input",
+            str(tmp_path / "in" / "samplesheet.csv"),
+            "--min-detection",
+            "0",
+            "--outdir",
+            str(out),
+            "-q",
+        ]
+    )
     prof = ad.read_h5ad(out / "profiles.h5ad")
     assert prof.uns["pbfidelity"]["excluded_genes"]["n_genes"] == 0
     assert (prof.obs["pct_spike_in"] == 0).all()

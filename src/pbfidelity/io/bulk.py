@@ -154,7 +154,12 @@ def read_bulk_counts(path: str | Path, round_fractional: bool = False) -> BulkCo
     if names is not None:
         names = names.loc[~names.index.duplicated()].reindex(df.index)
     return BulkCounts(
-        counts=df, gene_names=names, gene_lengths=lengths, qc_rows=qc_rows, path=path, format=fmt,
+        counts=df,
+        gene_names=names,
+        gene_lengths=lengths,
+        qc_rows=qc_rows,
+        path=path,
+        format=fmt,
         n_rounded=n_rounded,
     )
 

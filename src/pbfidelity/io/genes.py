@@ -60,7 +60,9 @@ def read_gtf(path: str | Path) -> pd.DataFrame:
                     continue
                 f = line.rstrip("\n").split("\t")
                 if len(f) != 9:
-                    raise UserError(f"{path}: line {lineno}: expected 9 tab-separated GTF fields, got {len(f)}")
+                    raise UserError(
+                        f"{path}: line {lineno}: expected 9 tab-separated GTF fields, got {len(f)}"
+                    )
                 attrs = dict(_GTF_ATTR.findall(f[8]))
                 gid = attrs.get("gene_id")
                 if gid is None:
@@ -123,7 +125,13 @@ class GeneAnnotation:
         else:
             try:
                 df = pd.read_csv(path, sep="\t", dtype=str)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, EOFError, UnicodeDecodeError) as exc:
+            except (
+                pd.errors.ParserError,
+                pd.errors.EmptyDataError,
+                OSError,
+                EOFError,
+                UnicodeDecodeError,
+            ) as exc:
                 raise UserError(f"{path}: cannot read gene annotation TSV ({exc})") from None
             missing = [c for c in ANNOTATION_COLUMNS if c not in df.columns]
             if missing:

@@ -74,9 +74,13 @@ def check_run_options(
                 f"obs columns: {cols[:12]}"
             )
         elif sample_key and len(frows) == 1 and cols and skey not in cols:
-            problems.append(f"{shown}: --sc-sample-key '{skey}' is not an obs column; obs columns: {cols[:12]}")
+            problems.append(
+                f"{shown}: --sc-sample-key '{skey}' is not an obs column; obs columns: {cols[:12]}"
+            )
         if (celltype_key or proportions) and ckey not in cols:
-            flag = f"--celltype-key '{ckey}'" if celltype_key else f"the cell-type key '{ckey}' (--celltype-key)"
+            flag = (
+                f"--celltype-key '{ckey}'" if celltype_key else f"the cell-type key '{ckey}' (--celltype-key)"
+            )
             why = " (needed by --proportions)" if proportions and not celltype_key else ""
             problems.append(f"{shown}: obs lacks {flag}{why}; obs columns: {cols[:12]}")
         if layer is not None:

@@ -275,7 +275,15 @@ class SingleCellSource:
 
 
 #: .h5ad var columns that hold gene symbols when var_names are ids (scanpy, CellxGene, Seurat conversions)
-SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "feature_name", "gene_name", "gene_names", "symbol", "SYMBOL")
+SYMBOL_COLUMNS = (
+    "gene_symbols",
+    "gene_symbol",
+    "feature_name",
+    "gene_name",
+    "gene_names",
+    "symbol",
+    "SYMBOL",
+)
 
 
 def _symbols_from_var(var: pd.DataFrame) -> pd.Series | None:

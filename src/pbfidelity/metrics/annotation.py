@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pbfidelity.errors import UserError
-
 ATTRIBUTE_COLUMNS = ["symbol", "gene_type", "chromosome", "length"]
 _ATTR_RE = re.compile(r'(\S+) "([^"]*)"')
 _RIBO_RE = re.compile(r"^(RPL|RPS)\d+[A-Z]?\d*$|^RPLP[0-2]$|^RPSA$")

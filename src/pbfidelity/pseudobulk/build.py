@@ -133,7 +133,13 @@ def _plan_source(
                 if sub.size >= opts.min_cells:
                     ct_groups.append(sub)
                     ct_rows.append(
-                        {**meta, "cell_type": ct, "pb_method": "sum", "replicate": 0, "n_cells": int(sub.size)}
+                        {
+                            **meta,
+                            "cell_type": ct,
+                            "pb_method": "sum",
+                            "replicate": 0,
+                            "n_cells": int(sub.size),
+                        }
                     )
     n = src.n_obs
     mats = []
@@ -147,7 +153,9 @@ def _plan_source(
         if prop_targets:  # each replicate is a fresh proportion-matched draw
             draws = [proportion_weights(prop_pools, prop_targets, n, rng) for _ in range(reps)]
             n_s = len(prop_targets)
-            mats.append(sp.vstack(draws, format="csr")[[k * n_s + i for i in range(n_s) for k in range(reps)]])
+            mats.append(
+                sp.vstack(draws, format="csr")[[k * n_s + i for i in range(n_s) for k in range(reps)]]
+            )
             sizes = [int(sum(t.values())) for t in prop_targets]
         else:  # bootstrap: as many cells as the sample has, drawn with replacement
             mats.append(bootstrap_weights(groups, reps, n, rng))
@@ -198,7 +206,9 @@ def build_dataset_profiles(
         acc = aggregate_stream(src.iter_chunks(opts.chunk_size), plan.weights, src.n_vars)
         genes = src.var_names
         if sc_genes is not None and not genes.equals(sc_genes):
-            raise UserError(f"{src.path}: its genes differ from the other single-cell files of dataset '{ds}'")
+            raise UserError(
+                f"{src.path}: its genes differ from the other single-cell files of dataset '{ds}'"
+            )
         sc_genes = genes
         if src.gene_symbols is not None:
             sc_symbols = src.gene_symbols
@@ -216,7 +226,8 @@ def build_dataset_profiles(
     for c in carried:
         mapping = c if mapping is None else mapping.merged(c)
     name_sources = [
-        label for label, s in (("bulk gene_name column", bulk_symbols), ("single-cell gene names", sc_symbols))
+        label
+        for label, s in (("bulk gene_name column", bulk_symbols), ("single-cell gene names", sc_symbols))
         if s is not None and GeneAnnotation.from_pairs(s) is not None
     ]
     target = choose_target(bulk.index, sc_genes, mapping)
@@ -237,7 +248,9 @@ def build_dataset_profiles(
     cs = gene_classes(sc_genes, symbols=sc_symbols, annotation=mapping, exclude_genes=patterns)
     classes = pd.DataFrame(index=pd.Index(shared, name="gene"))
     for c in ("spike_in", "mito", "ribo"):
-        classes[c] = _propagate(cb[c].to_numpy(), hb.collapse)[bi] | _propagate(cs[c].to_numpy(), hs.collapse)[si]
+        classes[c] = (
+            _propagate(cb[c].to_numpy(), hb.collapse)[bi] | _propagate(cs[c].to_numpy(), hs.collapse)[si]
+        )
     sym_b = pd.Series(cb["symbol"].to_numpy(), index=hb.ids[np.asarray(hb.collapse.argmax(axis=1)).ravel()])
     sym_s = pd.Series(cs["symbol"].to_numpy(), index=hs.ids[np.asarray(hs.collapse.argmax(axis=1)).ravel()])
     sym = sym_s[~sym_s.index.duplicated()].reindex(shared)
@@ -281,10 +294,7 @@ def build_dataset_profiles(
         "always": ["spike_in"],
         "classes": classes_out,
         "patterns": ["ERCC-*"] + [p.pattern for p in patterns],
-        "genes": {
-            c: [str(g) for g in shared[classes[c].to_numpy()]]
-            for c in ["spike_in", *classes_out]
-        },
+        "genes": {c: [str(g) for g in shared[classes[c].to_numpy()]] for c in ["spike_in", *classes_out]},
         "n_genes": int(excluded_mask.sum()),
         "mean_fraction_of_counts": {
             m: float(frac_out[modality == m].mean()) for m in ("bulk", "pseudobulk") if (modality == m).any()
@@ -333,7 +343,9 @@ def build_dataset_profiles(
         for col in COVARIATE_COLUMNS:
             cobs[col] = ccov[col].to_numpy()
         ct_adata = profiles_anndata(cx[:, keep], cobs, kept_genes)[:, adata.var_names].copy()
-        ct_adata.layers["mean"] = (ct_adata.X / ct_adata.obs["n_cells"].to_numpy()[:, None]).astype(np.float32)
+        ct_adata.layers["mean"] = (ct_adata.X / ct_adata.obs["n_cells"].to_numpy()[:, None]).astype(
+            np.float32
+        )
         ct_adata.uns["layer_methods"] = {"mean": "summed counts / number of cells"}
     summary = {
         "dataset": ds,
@@ -368,5 +380,10 @@ def memory_source(
     obs = adata.obs.copy()
     obs.index = obs.index.astype(str)
     return SingleCellSource(
-        Path(name), obs, pd.Index(var.index.astype(str)), where, sp.csr_matrix(X), gene_symbols=_symbols_from_var(var)
+        Path(name),
+        obs,
+        pd.Index(var.index.astype(str)),
+        where,
+        sp.csr_matrix(X),
+        gene_symbols=_symbols_from_var(var),
     )

@@ -165,7 +165,16 @@ def run(args: argparse.Namespace) -> int:
         result.gene_table.to_csv(tmp / "gene_filter.tsv", sep="\t", index_label="gene", float_format="%.6g")
         (tmp / "pseudobulk_summary.json").write_text(json.dumps(summary, indent=2, default=str))
         table = adata.obs[
-            ["sample", "donor", "modality", "pb_method", "replicate", "n_cells", "n_counts", *COVARIATE_COLUMNS]
+            [
+                "sample",
+                "donor",
+                "modality",
+                "pb_method",
+                "replicate",
+                "n_cells",
+                "n_counts",
+                *COVARIATE_COLUMNS,
+            ]
         ].copy()
         table.index = [i.replace(":", "_") for i in table.index]
         write_mqc_table(

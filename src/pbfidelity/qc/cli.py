@@ -132,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
     cells = flag_cells(cells, cells["sample"].to_numpy(), params)
     # a cell of a file shared by several rows (e.g. pools drawn from one suspension) is counted once
     unique_cells = cells.drop_duplicates(["_file", "barcode"])
-    n_cells_files, n_pass_files = int(len(unique_cells)), int(
-        cells.groupby(["_file", "barcode"], sort=False)["pass_qc"].any().sum()
+    n_cells_files, n_pass_files = (
+        int(len(unique_cells)),
+        int(cells.groupby(["_file", "barcode"], sort=False)["pass_qc"].any().sum()),
     )
     n_shared_rows = int(len(cells) - len(unique_cells))
     cells = cells.drop(columns="_file")

@@ -52,7 +52,9 @@ def parse_gene_classes(spec: str | Iterable[str] | None) -> list[str]:
     out = [i.strip().lower() for i in items if i.strip() and i.strip().lower() != "none"]
     bad = [i for i in out if i not in EXCLUDABLE_CLASSES]
     if bad:
-        raise UserError(f"--exclude-gene-classes: unknown class(es) {bad}; choose from {list(EXCLUDABLE_CLASSES)}")
+        raise UserError(
+            f"--exclude-gene-classes: unknown class(es) {bad}; choose from {list(EXCLUDABLE_CLASSES)}"
+        )
     return sorted(set(out), key=out.index)
 
 
@@ -108,7 +110,9 @@ def gene_classes(
     for rx in patterns:
         spike |= (ids_s.str.fullmatch(rx) | sym_s.str.fullmatch(rx)).to_numpy(bool)
     ribo = match(_RIBO) & ~mito  # MT-RNR* are rRNA genes of the MT genome, counted as mito
-    return pd.DataFrame({"spike_in": spike, "mito": mito, "ribo": ribo, "symbol": sym_s.to_numpy()}, index=names)
+    return pd.DataFrame(
+        {"spike_in": spike, "mito": mito, "ribo": ribo, "symbol": sym_s.to_numpy()}, index=names
+    )
 
 
 def mito_ribo_masks(var_names: pd.Index, annotation=None, symbols=None) -> tuple[np.ndarray, np.ndarray]:
