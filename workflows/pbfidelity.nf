@@ -36,7 +36,12 @@ workflow PBFIDELITY {
     ch_versions = ch_versions.mix(PBF_PSEUDOBULK.out.versions)
     ch_profiles = PBF_PSEUDOBULK.out.profiles
 
-    PBF_METRICS(ch_profiles, annotation)
+    // metrics: the profiles, plus the half-split negative control when the pseudo-bulk stage wrote one
+    ch_metrics = ch_profiles
+        .join(PBF_PSEUDOBULK.out.negative_control, remainder: true)
+        .filter { _meta, profiles, _control -> profiles != null }
+        .map { meta, profiles, control -> [meta, profiles, control ?: []] }
+    PBF_METRICS(ch_metrics, annotation)
     ch_versions = ch_versions.mix(PBF_METRICS.out.versions)
 
     PBF_DISCRIMINATE(ch_profiles)

@@ -97,8 +97,12 @@ def _profiles(ctx: RunContext, ds: str) -> Path:
 
 
 def _metrics(ctx: RunContext, ds: str) -> list[str]:
-    return ["metrics", "--profiles", str(_profiles(ctx, ds)), "--outdir", str(ctx.stage_dir("metrics", ds)),
+    argv = ["metrics", "--profiles", str(_profiles(ctx, ds)), "--outdir", str(ctx.stage_dir("metrics", ds)),
             *ctx.common()]
+    control = ctx.stage_dir("pseudobulk", ds) / "negative_control.h5ad"
+    if control.exists():  # written unless no pair had enough cells for two halves
+        argv += ["--negative-control", str(control)]
+    return argv
 
 
 def _discriminate(ctx: RunContext, ds: str) -> list[str]:

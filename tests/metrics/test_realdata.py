@@ -23,10 +23,19 @@ def test_cellbench_metrics_and_go_enrichment(shared_data, cellbench_profiles, tm
             str(ann),
             "--n-permutations",
             "199",
+            "--negative-control",
+            str(cellbench_profiles["profiles"].parent / "negative_control.h5ad"),
             "-q",
         ]
     )
     s = json.loads((mt / "metrics_summary.json").read_text())
+    # the discrepancy against the half-split cell-sampling floor (issue #12 item 4)
+    nc = s["negative_control"]
+    assert nc["n_pairs_compared"] == 21 and nc["pairs_above_floor"] == 21
+    assert 1.2 < nc["distance_ratio_depth_matched"] < nc["distance_ratio"]
+    assert nc["auroc"] > 0.9  # one shared suspension: cell sampling alone separates the halves
+    assert (mt / "pbf_metrics_cellbench_cellmix5_negative_control_mqc.yaml").exists()
+    assert len(pd.read_csv(mt / "negative_control.tsv", sep="\t")) == 21
     assert s["pb_method"] == "proportion" and s["n_matched_pairs"] == 21
     assert 0.85 < s["matched_pair_r"] < 1 and s["matched_pair_r"] > s["unmatched_pair_r"]
     assert s["matched_vs_unmatched_p"] <= 0.01

@@ -6,7 +6,7 @@ process PBF_METRICS {
     container 'ghcr.io/pbfidelity/pbfidelity:0.1.0'
 
     input:
-    tuple val(meta), path(profiles)
+    tuple val(meta), path(profiles), path(negative_control)
     path gene_annotation
 
     output:
@@ -20,12 +20,14 @@ process PBF_METRICS {
     script:
     def args = task.ext.args ?: ''
     def annotation = gene_annotation ? "--gene-annotation ${gene_annotation}" : ''
+    def control = negative_control ? "--negative-control ${negative_control}" : ''
     """
     pbfidelity metrics \\
         --profiles ${profiles} \\
         --outdir ${meta.id} \\
         --seed ${params.seed} \\
         ${annotation} \\
+        ${control} \\
         ${args}
     """
 

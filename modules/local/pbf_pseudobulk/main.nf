@@ -13,6 +13,7 @@ process PBF_PSEUDOBULK {
     output:
     tuple val(meta), path("${meta.id}"), emit: results
     tuple val(meta), path("${meta.id}/profiles.h5ad"), emit: profiles
+    tuple val(meta), path("${meta.id}/negative_control.h5ad"), optional: true, emit: negative_control
     path "${meta.id}/versions.yml", emit: versions
 
     when:
@@ -41,6 +42,7 @@ process PBF_PSEUDOBULK {
     """
     mkdir -p ${meta.id}
     touch ${meta.id}/profiles.h5ad
+    touch ${meta.id}/negative_control.h5ad
     printf 'PBF_PSEUDOBULK:\\n  pbfidelity: stub\\n' > ${meta.id}/versions.yml
     """
 }

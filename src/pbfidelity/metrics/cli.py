@@ -60,6 +60,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--n-permutations", type=int, default=999, help="permutations of the matched-vs-unmatched test"
     )
     p.add_argument("--n-cpus", type=int, default=1, help="processes for pydeseq2")
+    p.add_argument(
+        "--negative-control",
+        type=Path,
+        help="negative_control.h5ad from 'pbfidelity pseudobulk' (half-split cell-sampling floor)",
+    )
     p.add_argument("--seed", type=int, default=42, help="seed for permutations, bootstrap CIs and sparse PCA")
 
 
@@ -103,11 +108,31 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     result = compute_metrics(comp, params, args.gene_annotation)
+    if args.negative_control is not None:
+        from pbfidelity.metrics.control import compare_with_control
+
+        table, floor = compare_with_control(
+            read_profiles(args.negative_control),
+            comp,
+            result.tables["matched_pairs"],
+            params.normalisation,
+            params.seed,
+            source=str(args.negative_control),
+        )
+        result.tables["negative_control"] = table
+        result.summary["negative_control"] = floor
+        log.info("metrics %s: negative control: %s", comp.dataset, floor.get("statement", floor.get("note")))
     with atomic_outdir(args.outdir) as tmp:
         for name, table in result.tables.items():
             table.to_csv(tmp / f"{name}.tsv", sep="\t", index=False, float_format="%.6g")
         (tmp / "metrics_summary.json").write_text(json.dumps(to_builtin(result.summary), indent=2))
         write_metrics_mqc(tmp, result)
+        if "negative_control" in result.summary:
+            from pbfidelity.metrics.mqc import write_control_mqc
+
+            write_control_mqc(
+                tmp, comp.dataset, result.tables["negative_control"], result.summary["negative_control"]
+            )
         write_versions(tmp, "metrics", ["numpy", "scipy", "pandas", "anndata", "scikit-learn", "pydeseq2"])
     s = result.summary
     log.info(

@@ -232,3 +232,52 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
             )
         )
     return out
+
+
+def write_control_mqc(outdir: Path, dataset: str, table: pd.DataFrame, floor: dict) -> list[Path]:
+    """The half-split negative control: floor ratios (summary row) and the per-pair table."""
+    pre = f"pbf_metrics_{safe_id(dataset)}"
+    keys = [
+        "n_pairs_compared",
+        "matched_pair_r",
+        "control_r",
+        "distance_ratio",
+        "rmse_ratio",
+        "distance_ratio_depth_matched",
+        "pairs_above_floor",
+        "auroc",
+        "auroc_ci_low",
+        "auroc_ci_high",
+        "median_cells_per_half",
+    ]
+    row = pd.DataFrame([{k: floor.get(k) for k in keys}], index=[dataset])
+    lo, hi = floor.get("distance_ratio_ci95", [None, None])
+    row.insert(4, "distance_ratio_ci_low", lo)
+    row.insert(5, "distance_ratio_ci_high", hi)
+    out = [
+        write_mqc_table(
+            outdir,
+            f"{pre}_negative_control",
+            f"Negative control: cell-sampling floor ({dataset})",
+            "Two pseudo-bulks per pair from disjoint halves of its single-cell sample, compared like bulk "
+            "with pseudo-bulk. distance_ratio = mean (1 - r) of matched bulk/pseudo-bulk pairs over that of "
+            "the half pairs (1: no more different than two cell samples); auroc: the discriminate "
+            f"classifier on half A vs half B. {floor.get('statement', '')}",
+            row,
+            **PARENT,
+        )
+    ]
+    if len(table):
+        t = table.set_index("sample")
+        t.index = [f"{dataset}: {i}" for i in t.index]
+        out.append(
+            write_mqc_table(
+                outdir,
+                f"{pre}_negative_control_pairs",
+                f"Negative control per pair ({dataset})",
+                "Per pair: Pearson r and RMSE (log-CPM) of bulk vs pseudo-bulk and of half A vs half B.",
+                t,
+                **PARENT,
+            )
+        )
+    return out

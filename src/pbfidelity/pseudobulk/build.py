@@ -32,6 +32,13 @@ from pbfidelity.io.genes import GeneAnnotation, choose_target, harmonise_ids, in
 from pbfidelity.io.samplesheet import SampleRow
 from pbfidelity.io.singlecell import SingleCellSource
 from pbfidelity.pseudobulk.aggregate import aggregate_stream
+from pbfidelity.pseudobulk.control import (
+    control_rng,
+    halfsplit_cells,
+    replacement_warning,
+    shared_sample_warning,
+    split_halves,
+)
 from pbfidelity.pseudobulk.profiles import filter_and_normalise, profiles_anndata, target_cell_numbers
 from pbfidelity.pseudobulk.weights import bootstrap_weights, group_weights, proportion_weights
 from pbfidelity.qc.genes import class_covariates, gene_classes, parse_exclude_genes, parse_gene_classes
@@ -40,6 +47,11 @@ log = logging.getLogger("pbfidelity.pseudobulk")
 
 #: per-profile technical covariates in ``obs`` (over the shared genes, before any gene exclusion)
 COVARIATE_COLUMNS = ("pct_spike_in", "pct_mito", "pct_ribo", "n_genes_detected")
+NEGATIVE_CONTROL_DESIGN = (
+    "two pseudo-bulks per pair from disjoint halves of its single-cell sample (split once per sample, "
+    "stratified by cell type; proportion-matched halves keep the pair's composition with at most half its "
+    "cells each); pb_method=halfsplit, obs 'half' = A/B"
+)
 
 
 @dataclass
@@ -61,13 +73,16 @@ class ProfileOptions:
 
 @dataclass
 class ProfilesResult:
-    """The profiles AnnData, the per-cell-type profiles (or None), the gene-filter table and the summary."""
+    """The profiles AnnData, the per-cell-type profiles and the half-split negative control (or None), the
+    gene-filter table, the summary and the sampling warnings."""
 
     adata: ad.AnnData
     celltype: ad.AnnData | None
     gene_table: pd.DataFrame
     summary: dict
     notes: list[str] = field(default_factory=list)
+    control: ad.AnnData | None = None
+    warnings: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +91,8 @@ class _FilePlan:
     obs_rows: list[dict]
     n_main: int
     ct_rows: list[dict]
+    ctrl_rows: list[dict] = field(default_factory=list)
+    ctrl_fraction: list[float] = field(default_factory=list)
 
 
 def _plan_source(
@@ -86,6 +103,8 @@ def _plan_source(
     passing: dict[str, pd.Index] | None,
     rng: np.random.Generator,
     notes: list[str],
+    ctrl_rng: np.random.Generator,
+    warnings: list[dict],
 ) -> _FilePlan:
     """The weight matrix (profiles x cells of ``src``) for the samplesheet rows that use ``src``."""
     path = src.path
@@ -96,8 +115,12 @@ def _plan_source(
     props = opts.proportions
     groups, obs_rows, ct_groups, ct_rows = [], [], [], []
     prop_pools, prop_targets, prop_rows = [], [], []
+    halves: dict[str, tuple] = {}  # sc_id -> (half A, half B) of that single-cell sample's cells
+    primary_rows = []  # (row, passing cells, target numbers or None) of rows with a pseudo-bulk
     for r in frows:
         idx = members[r.sample]
+        if r.sc_id not in halves:
+            halves[r.sc_id] = split_halves(idx, cts[idx] if has_ct else None, ctrl_rng)
         if passing is not None:
             idx = idx[pd.Index(barcodes[idx]).isin(passing.get(r.sample, pd.Index([])))]
         if idx.size < opts.min_cells:
@@ -119,12 +142,16 @@ def _plan_source(
                         f"{opts.proportions_source}: sample '{r.sample}' asks for {n} '{ct}' cells but "
                         f"{path} has no passing '{ct}' cells for it"
                     )
+                if n > pool.size:
+                    warnings.append(replacement_warning(r.sample, ct, n, pool.size))
                 pools[ct] = pool
+            primary_rows.append((r, idx, target))
             prop_pools.append(pools)
             prop_targets.append(target)
             n_cells = int(sum(target.values()))
             prop_rows.append({**meta, "pb_method": "proportion", "replicate": 0, "n_cells": n_cells})
         else:
+            primary_rows.append((r, idx, None))
             groups.append(idx)
             obs_rows.append({**meta, "pb_method": "sum", "replicate": 0, "n_cells": int(idx.size)})
         if has_ct:
@@ -165,10 +192,47 @@ def _plan_source(
             for k in range(1, reps + 1):
                 obs_rows.append({**o, "pb_method": "bootstrap", "replicate": k, "n_cells": size})
     n_main = sum(m.shape[0] for m in mats)
+    if mats:  # one single-cell sample feeding several pairs: their pseudo-bulks share cells
+        by_sc: dict[str, list[int]] = {}
+        for k, (r, _idx, _t) in enumerate(primary_rows):
+            by_sc.setdefault(r.sc_id, []).append(k)
+        for sc_id, ks in by_sc.items():
+            if len(ks) > 1 and opts.sample_key in src.obs.columns:
+                w = mats[0][ks]  # primary rows come first, in primary_rows order
+                warnings.append(
+                    shared_sample_warning(sc_id, Path(path).name, [primary_rows[k][0].sample for k in ks], w)
+                )
     if ct_groups:
         mats.append(group_weights(ct_groups, n))
+    ctrl_groups, ctrl_rows, ctrl_fraction = [], [], []
+    for r, idx, target in primary_rows:
+        hplan = halfsplit_cells(
+            idx, *halves[r.sc_id], cts if has_ct else None, target, ctrl_rng, max(2, opts.min_cells // 2)
+        )
+        if hplan.note:
+            notes.append(f"sample {r.sample}: {hplan.note}")
+            log.warning("%s", notes[-1])
+            continue
+        ctrl_fraction.append(hplan.fraction)
+        for half, cells in (("A", hplan.a), ("B", hplan.b)):
+            ctrl_groups.append(cells)
+            ctrl_rows.append(
+                {
+                    "dataset": ds,
+                    "sample": r.sample,
+                    "donor": r.donor,
+                    "modality": "pseudobulk",
+                    **r.extra,
+                    "pb_method": "halfsplit",
+                    "half": half,
+                    "replicate": 0,
+                    "n_cells": int(cells.size),
+                }
+            )
+    if ctrl_groups:
+        mats.append(group_weights(ctrl_groups, n))
     W = sp.vstack(mats, format="csr") if mats else None
-    return _FilePlan(W, obs_rows, n_main, ct_rows)
+    return _FilePlan(W, obs_rows, n_main, ct_rows, ctrl_rows, ctrl_fraction)
 
 
 def _propagate(mask: np.ndarray, collapse: sp.csr_matrix) -> np.ndarray:
@@ -194,13 +258,16 @@ def build_dataset_profiles(
     ds = rows[0].dataset
     by_sample = {r.sample: r for r in rows}
     rng = np.random.default_rng(opts.seed)
+    ctrl_rng = control_rng(opts.seed)  # own stream: the primary draws do not depend on the control
+    warnings: list[dict] = []  # structured sampling warnings (also in notes, the log and MultiQC)
+    ctrl_blocks, ctrl_obs, ctrl_fraction = [], [], []
     patterns = parse_exclude_genes(opts.exclude_genes)
     classes_out = parse_gene_classes(opts.exclude_gene_classes)
 
     pb_blocks, pb_obs, ct_blocks, ct_obs = [], [], [], []
     sc_genes, sc_symbols = None, None
     for src, frows in sources:
-        plan = _plan_source(src, frows, ds, opts, passing, rng, notes)
+        plan = _plan_source(src, frows, ds, opts, passing, rng, notes, ctrl_rng, warnings)
         if plan.weights is None:
             continue
         acc = aggregate_stream(src.iter_chunks(opts.chunk_size), plan.weights, src.n_vars)
@@ -212,10 +279,14 @@ def build_dataset_profiles(
         sc_genes = genes
         if src.gene_symbols is not None:
             sc_symbols = src.gene_symbols
+        n_ct = len(plan.ct_rows)
         pb_blocks.append(acc[: plan.n_main])
         pb_obs += plan.obs_rows
-        ct_blocks.append(acc[plan.n_main :])
+        ct_blocks.append(acc[plan.n_main : plan.n_main + n_ct])
         ct_obs += plan.ct_rows
+        ctrl_blocks.append(acc[plan.n_main + n_ct :])
+        ctrl_obs += plan.ctrl_rows
+        ctrl_fraction += plan.ctrl_fraction
     if not pb_obs:
         raise UserError(f"dataset '{ds}': no sample has enough cells for a pseudo-bulk profile")
 
@@ -347,6 +418,30 @@ def build_dataset_profiles(
             np.float32
         )
         ct_adata.uns["layer_methods"] = {"mean": "summed counts / number of cells"}
+    ctrl_adata = None
+    if ctrl_obs:
+        from pbfidelity.normalize import add_normalised_layers
+
+        kobs = pd.DataFrame(ctrl_obs)
+        kobs.index = [f"{o.dataset}:{o.sample}:halfsplit_{o.half}" for o in kobs.itertuples()]
+        kx = np.asarray(np.vstack(ctrl_blocks) @ hs.collapse)[:, si]
+        kcov = class_covariates(kx, classes)
+        for col in COVARIATE_COLUMNS:
+            kobs[col] = kcov[col].to_numpy()
+        ctrl_adata = profiles_anndata(kx[:, keep], kobs, kept_genes)[:, adata.var_names].copy()
+        add_normalised_layers(ctrl_adata)
+        ctrl_adata.uns["pbfidelity"] = {
+            "stage": "pseudobulk",
+            "kind": "negative_control",
+            "dataset": ds,
+            "seed": opts.seed,
+            "design": NEGATIVE_CONTROL_DESIGN,
+        }
+    for w in warnings:
+        notes.append(w["message"])
+        log.warning("%s", w["message"])
+    adata.uns["pbfidelity"]["notes"] = notes
+    adata.uns["pbfidelity"]["warnings"] = [w["message"] for w in warnings]
     summary = {
         "dataset": ds,
         "n_profiles": int(adata.n_obs),
@@ -354,8 +449,15 @@ def build_dataset_profiles(
         "n_bulk": int((adata.obs["modality"] == "bulk").sum()),
         "n_pseudobulk": int((adata.obs["modality"] == "pseudobulk").sum()),
         **adata.uns["pbfidelity"],
+        "warnings": warnings,
+        "negative_control": {
+            "file": "negative_control.h5ad" if ctrl_adata is not None else None,
+            "n_pairs": int(len(ctrl_obs) // 2),
+            "cells_per_half_fraction": float(np.median(ctrl_fraction)) if ctrl_fraction else None,
+            "design": NEGATIVE_CONTROL_DESIGN,
+        },
     }
-    return ProfilesResult(adata, ct_adata, gene_table, summary, notes)
+    return ProfilesResult(adata, ct_adata, gene_table, summary, notes, ctrl_adata, warnings)
 
 
 def memory_source(

@@ -162,6 +162,23 @@ def run(args: argparse.Namespace) -> int:
         write_profiles(adata, tmp / "profiles.h5ad")
         if ct_adata is not None:
             write_profiles(ct_adata, tmp / "celltype_profiles.h5ad")
+        if result.control is not None:
+            write_profiles(result.control, tmp / "negative_control.h5ad")
+        if result.warnings:
+            wt = pd.DataFrame(
+                [{"kind": w["kind"], "message": w["message"]} for w in result.warnings],
+                index=[f"{ds}_warning_{i + 1}" for i in range(len(result.warnings))],
+            )
+            write_mqc_table(
+                tmp,
+                f"pbf_pseudobulk_{ds}_warnings",
+                f"Sampling warnings ({ds})",
+                "Pairs that are not independent (one single-cell sample feeds several pairs) and cell types "
+                "that proportion matching had to draw with replacement.",
+                wt,
+                parent_id="pbf_pseudobulk",
+                parent_name="Pseudo-bulk",
+            )
         result.gene_table.to_csv(tmp / "gene_filter.tsv", sep="\t", index_label="gene", float_format="%.6g")
         (tmp / "pseudobulk_summary.json").write_text(json.dumps(summary, indent=2, default=str))
         table = adata.obs[

@@ -9,6 +9,11 @@ draw from one shared single-cell suspension (``sc_id = celseq2``); each pool is 
 ``exchangeable_null=True`` writes a negative control in the same layout: each pool's "bulk" is the sum of
 cells drawn (seeded) with the pool's cell-line numbers from the same CEL-seq2 cells the pseudo-bulk uses, so
 bulk and pseudo-bulk are exchangeable by construction and every analysis should find nothing.
+
+``half_split_null=True`` writes the half-split case: the CEL-seq2 cells are split once (seeded, stratified by
+cell line) into halves A and B; each pool's "bulk" is drawn from half A and the single-cell file holds only
+half B. No protocol differs, only the cells: a test of whether the verdict can tell "different cells of one
+suspension" from a protocol effect (the negative control of the pseudo-bulk stage should sit at the same level).
 """
 
 from __future__ import annotations
@@ -72,12 +77,16 @@ def prepare_cellbench(
     keep_poor_quality: bool = False,
     exchangeable_null: bool = False,
     seed: int = 42,
+    half_split_null: bool = False,
 ) -> dict[str, Path]:
     """Write samplesheet.csv, bulk_<mix>.tsv, singlecell.h5ad and proportions.tsv for ``mixes``.
 
     With ``exchangeable_null`` the bulk side is drawn from the single cells (see module docstring); the
     dataset is then named ``cellbench_<mix>_null`` and ``null_notes.txt`` lists draws made with replacement.
+    ``half_split_null``: bulk from half A, single cells = half B, dataset ``cellbench_<mix>_halfsplit``.
     """
+    if exchangeable_null and half_split_null:
+        raise UserError("choose one of --exchangeable-null and --half-split-null")
     data_dir, outdir = Path(data_dir), Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     counts = _read_csv(data_dir / "sc_celseq2.count.csv.gz")
@@ -85,6 +94,14 @@ def prepare_cellbench(
     meta = meta.reindex(counts.columns)
     if meta["cell_line"].isna().any():
         raise UserError(f"{data_dir}: cells without cell_line in sc_celseq2.metadata.csv.gz")
+    bulk_cells, bulk_lines = counts, meta["cell_line"]
+    if half_split_null:
+        from pbfidelity.pseudobulk.control import split_halves
+
+        rng = np.random.default_rng([seed, NULL_STREAM, 2])
+        a, b = split_halves(np.arange(counts.shape[1]), meta["cell_line"].astype(str).to_numpy(), rng)
+        bulk_cells, bulk_lines = counts.iloc[:, a], meta["cell_line"].iloc[a]
+        counts, meta = counts.iloc[:, b], meta.iloc[b]
     obs = pd.DataFrame(
         {"sample": SC_ID, "cell_type": meta["cell_line"].astype(str)}, index=counts.columns.astype(str)
     )
@@ -109,9 +126,11 @@ def prepare_cellbench(
             pmeta = pmeta[pmeta["poor_quality"].astype(str) != "YES"]
         keep = [p for p in pools.columns if p in pmeta.index]
         bulk_path = outdir / f"bulk_{mix}.tsv"
-        dataset = f"cellbench_{mix}_null" if exchangeable_null else f"cellbench_{mix}"
-        if exchangeable_null:
-            bulk, drawn = null_bulk(counts, meta["cell_line"], pmeta.loc[keep, list(CELL_LINES)], seed)
+        dataset = f"cellbench_{mix}" + (
+            "_null" if exchangeable_null else "_halfsplit" if half_split_null else ""
+        )
+        if exchangeable_null or half_split_null:
+            bulk, drawn = null_bulk(bulk_cells, bulk_lines, pmeta.loc[keep, list(CELL_LINES)], seed)
             notes += [f"{mix} {n}" for n in drawn]
         else:
             bulk = pools[keep]
@@ -127,10 +146,14 @@ def prepare_cellbench(
     pd.DataFrame(props)[["dataset", "sample", *CELL_LINES]].to_csv(
         paths["proportions"], sep="\t", index=False
     )
-    if exchangeable_null:
-        paths["null_notes"] = outdir / "null_notes.txt"
-        paths["null_notes"].write_text(
+    if exchangeable_null or half_split_null:
+        kind = (
             f"exchangeable null, seed {seed}: bulk = cells drawn with each pool's cell-line numbers from "
-            f"{counts.shape[1]} {SC_ID} cells\n" + "".join(f"{n}\n" for n in notes)
+            f"{counts.shape[1]} {SC_ID} cells"
+            if exchangeable_null
+            else f"half-split null, seed {seed}: bulk = cells drawn with each pool's cell-line numbers from half A "
+            f"({bulk_cells.shape[1]} {SC_ID} cells); the single-cell file holds half B ({counts.shape[1]} cells)"
         )
+        paths["null_notes"] = outdir / "null_notes.txt"
+        paths["null_notes"].write_text(kind + "\n" + "".join(f"{n}\n" for n in notes))
     return paths

@@ -23,7 +23,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="negative control: each pool's bulk is drawn (seeded) with the pool's cell-line numbers from the "
         "same single cells the pseudo-bulk uses, so nothing should separate the modalities",
     )
-    p.add_argument("--seed", type=int, default=42, help="seed of the exchangeable-null draws")
+    p.add_argument(
+        "--half-split-null",
+        action="store_true",
+        help="half-split case: cells split once into halves; each pool's bulk is drawn from half A and the "
+        "single-cell file holds half B (only the cells differ, no protocol)",
+    )
+    p.add_argument("--seed", type=int, default=42, help="seed of the null draws")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
             args.keep_poor_quality,
             exchangeable_null=args.exchangeable_null,
             seed=args.seed,
+            half_split_null=args.half_split_null,
         )
     print(
         f"wrote {args.outdir / paths['samplesheet'].name}; run with "
