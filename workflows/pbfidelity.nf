@@ -81,9 +81,9 @@ workflow PBFIDELITY {
     ch_collated_versions = ch_versions
         .map { f -> f.text.trim() }
         .unique()
-        // a String, not a GString: collectFile serialises its items, and a GString holding nextflow.version
-        // (a VersionNumber) cannot be deserialised (found by running the pipeline)
-        .mix(channel.of("Workflow:\n  pbfidelity: ${workflow.manifest.version}\n  Nextflow: ${nextflow.version}".toString()))
+        // trim() makes it a String: collectFile serialises its items, and a GString holding nextflow.version
+        // (a VersionNumber) cannot be deserialised (found by running the pipeline; tests/pipeline/test_engine.py)
+        .mix(channel.of("Workflow:\n  pbfidelity: ${workflow.manifest.version}\n  Nextflow: ${nextflow.version}".trim()))
         .collectFile(
             name: 'pbfidelity_software_versions.yml',
             storeDir: "${params.outdir}/pipeline_info",
