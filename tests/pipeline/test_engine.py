@@ -225,7 +225,7 @@ def _sha(path: Path) -> str:
 def _basenames(value):
     """Paths in a summary become file names: each engine passes its own (staged or absolute) paths."""
     if isinstance(value, dict):
-        return {k: _basenames(v) for k, v in value.items()}
+        return {_basenames(k): _basenames(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_basenames(v) for v in value]
     if isinstance(value, str) and "/" in value and not value.startswith(("http://", "https://")):
