@@ -52,10 +52,32 @@ class RunContext:
 
 Builder = Callable[[RunContext, str], "list[str] | None"]
 
+#: run options forwarded to stages: (flag of run and of the stages, pipeline parameter, stages). The
+#: pipeline passes them through each process's ext.args (conf/modules.config); tests/pipeline checks both.
+FORWARDED: list[tuple[str, str, tuple[str, ...]]] = [
+    ("--layer", "layer", ("qc", "pseudobulk")),
+    ("--sc-sample-key", "sc_sample_key", ("qc", "pseudobulk")),
+    ("--celltype-key", "celltype_key", ("pseudobulk",)),
+    ("--round-bulk-counts", "round_bulk_counts", ("qc", "pseudobulk")),
+    ("--exclude-genes", "exclude_genes", ("pseudobulk",)),
+    ("--exclude-gene-classes", "exclude_gene_classes", ("pseudobulk",)),
+]
+
+
+def forwarded(ctx: RunContext, stage: str) -> list[str]:
+    """The :data:`FORWARDED` options the user gave to ``run``, as flags of ``stage``."""
+    out: list[str] = []
+    for flag, dest, stages in FORWARDED:
+        value = getattr(ctx.args, dest, None)
+        if stage not in stages or value is None or value is False:
+            continue
+        out += [flag] if value is True else [flag, str(value)]
+    return out
+
 
 def _qc(ctx: RunContext, ds: str) -> list[str]:
     return ["qc", "--input", str(ctx.args.input), "--dataset", ds, "--outdir", str(ctx.stage_dir("qc", ds)),
-            *ctx.common()]
+            *ctx.common(), *forwarded(ctx, "qc")]
 
 
 def _pseudobulk(ctx: RunContext, ds: str) -> list[str]:
@@ -67,7 +89,7 @@ def _pseudobulk(ctx: RunContext, ds: str) -> list[str]:
         argv += ["--proportions", str(ctx.args.proportions)]
     if getattr(ctx.args, "pseudo_replicates", 0):
         argv += ["--n-replicates", str(ctx.args.pseudo_replicates)]
-    return argv
+    return argv + forwarded(ctx, "pseudobulk")
 
 
 def _profiles(ctx: RunContext, ds: str) -> Path:
@@ -222,8 +244,12 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     from tqdm import tqdm
 
     from pbfidelity.cli import dispatch
+    from pbfidelity.io.preflight import check_run_options
 
     rows = read_samplesheet(args.input, allow_parent_paths=not args.no_parent_paths)
+    check_run_options(rows, label_column=args.label_column, sample_key=getattr(args, "sc_sample_key", None),
+                      celltype_key=getattr(args, "celltype_key", None), layer=getattr(args, "layer", None),
+                      proportions=bool(args.proportions))
     outdir = Path(args.outdir)
     ctx = RunContext(args=args, rows=rows, outdir=outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -305,6 +331,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip steps whose inputs (checksums), command and outputs are unchanged since the last run")
     p.add_argument("--skip-stages", nargs="+", metavar="STAGE", help="stages not to run (reported as not run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_input_options(p)
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """Input options forwarded to qc/pseudobulk (:data:`FORWARDED`); same names as the pipeline parameters."""
+    from pbfidelity.pseudobulk.cli import add_exclusion_arguments
+
+    p.add_argument("--layer", help="where the raw counts of .h5ad inputs are: 'X', 'raw' or a layer name "
+                                   "(default: layers['counts'], then .raw, then X)")
+    p.add_argument("--sc-sample-key", help="obs column of the single-cell files holding sc_id (default: sample)")
+    p.add_argument("--celltype-key", help="obs column with cell types (default: cell_type)")
+    p.add_argument("--round-bulk-counts", action="store_true",
+                   help="round non-integer bulk counts (nf-core/rnaseq salmon/RSEM matrices are rounded anyway)")
+    add_exclusion_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:

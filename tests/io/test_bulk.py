@@ -13,15 +13,29 @@ def test_round_trip(tmp_path):
         pd.testing.assert_frame_equal(got.counts, df.astype(np.int64))
 
 
-def test_nfcore_rnaseq_merged_gene_counts(tmp_path):
-    p = tmp_path / "salmon.merged.gene_counts.tsv"
-    p.write_text("gene_id\tgene_name\tS1\tS2\nENSG1.2\tTP53\t10.4\t3\nENSG2.1\tMT-CO1\t7\t1.6\n")
+def test_nfcore_rnaseq_merged_gene_counts(tmp_path, caplog):
+    """nf-core/rnaseq salmon/RSEM matrices hold estimated counts: recognised by name, rounded with a logged note
+    and a recorded flag; the same values in a plain table are refused (not silently altered)."""
+    text = "gene_id\tgene_name\tS1\tS2\nENSG1.2\tTP53\t10.4\t3\nENSG2.1\tMT-CO1\t7\t1.6\n"
+    plain = tmp_path / "counts.tsv"
+    plain.write_text(text)
     with pytest.raises(UserError, match=r"column 'S1', gene 'ENSG1.2': non-integer count 10.4"):
-        read_bulk_counts(p)
-    got = read_bulk_counts(p, round_fractional=True)
-    assert got.counts.loc["ENSG1.2", "S1"] == 10 and got.counts.loc["ENSG2.1", "S2"] == 2
-    assert got.gene_names["ENSG2.1"] == "MT-CO1"
-    assert list(got.counts.columns) == ["S1", "S2"]
+        read_bulk_counts(plain)
+    assert read_bulk_counts(plain, round_fractional=True).n_rounded == 2
+    for name in ("salmon.merged.gene_counts.tsv", "rsem.merged.gene_counts.tsv", "x.salmon.merged.gene_counts.head.tsv"):
+        p = tmp_path / name
+        p.write_text(text)
+        with caplog.at_level("WARNING", logger="pbfidelity"):
+            got = read_bulk_counts(p)
+        assert "2 non-integer counts rounded" in caplog.text
+        assert got.n_rounded == 2 and got.format.startswith("nf-core/rnaseq")
+        assert got.counts.loc["ENSG1.2", "S1"] == 10 and got.counts.loc["ENSG2.1", "S2"] == 2
+        assert got.gene_names["ENSG2.1"] == "MT-CO1"
+        assert list(got.counts.columns) == ["S1", "S2"]
+    tpm = tmp_path / "salmon.merged.gene_tpm.tsv"
+    tpm.write_text(text)
+    with pytest.raises(UserError, match="TPM matrix, not counts"):
+        read_bulk_counts(tpm)
 
 
 def test_htseq_summary_rows_become_unassigned(tmp_path):

@@ -38,8 +38,11 @@ def assign_cells(rows: list[SampleRow], obs: pd.DataFrame, sample_key: str, path
 
 
 def group_by_file(rows: list[SampleRow]) -> dict:
-    """Rows grouped by their single-cell file, in order of first appearance."""
+    """Rows grouped by their single-cell file (the same file under two names is one file), in order of first
+    appearance; keys are the paths as the samplesheet gives them (messages show what the user wrote)."""
     grouped: dict = {}
+    shown: dict = {}
     for r in rows:
-        grouped.setdefault(r.singlecell.resolve(), []).append(r)
+        key = shown.setdefault(r.singlecell.resolve(), r.singlecell)
+        grouped.setdefault(key, []).append(r)
     return grouped

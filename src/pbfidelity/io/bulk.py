@@ -5,6 +5,8 @@ aside as per-sample unassigned counts for QC).
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from pbfidelity.errors import UserError
+
+log = logging.getLogger("pbfidelity.io.bulk")
 
 #: annotation columns recognised beside the gene id (nf-core/rnaseq, featureCounts)
 ANNOTATION_COLUMNS = {
@@ -27,6 +31,10 @@ ANNOTATION_COLUMNS = {
 #: summary rows of HTSeq (``__no_feature`` ...) and STAR ReadsPerGene (``N_noFeature`` ...)
 QC_ROW_PREFIXES = ("__", "N_unmapped", "N_multimapping", "N_noFeature", "N_ambiguous")
 UNASSIGNED_ROWS = ("__no_feature", "N_noFeature")
+#: nf-core/rnaseq merged matrices of estimated counts (salmon/RSEM quantification): rounded like
+#: nf-core/differentialabundance does, with a note
+_NFCORE_ESTIMATED = re.compile(r"(salmon|rsem)\.merged\.gene_counts(_length_scaled|_scaled)?\b", re.I)
+_NFCORE_NOT_COUNTS = re.compile(r"\.merged\.(gene|transcript)_tpm\.", re.I)
 
 
 @dataclass
@@ -38,6 +46,10 @@ class BulkCounts:
     gene_lengths: pd.Series | None
     qc_rows: pd.DataFrame
     path: Path
+    #: "nf-core/rnaseq salmon" (estimated counts, rounded) or "counts table"
+    format: str = "counts table"
+    #: how many values were rounded to integers (0: none; estimated counts are rounded, see read_bulk_counts)
+    n_rounded: int = 0
 
     @property
     def unassigned(self) -> pd.Series | None:
@@ -76,6 +88,11 @@ def read_bulk_counts(path: str | Path, round_fractional: bool = False) -> BulkCo
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: bulk counts file does not exist")
+    if _NFCORE_NOT_COUNTS.search(path.name):
+        raise UserError(
+            f"{path}: this is an nf-core/rnaseq TPM matrix, not counts; give the matching "
+            "*.merged.gene_counts.tsv instead"
+        )
     df = _read_table(path)
     df.index = df.index.astype(str)
     if df.index.name in (None, "", "Unnamed: 0"):
@@ -88,6 +105,10 @@ def read_bulk_counts(path: str | Path, round_fractional: bool = False) -> BulkCo
         elif ANNOTATION_COLUMNS[col] == "length":
             lengths = pd.to_numeric(df[col], errors="coerce")
     df = df.drop(columns=annot)
+    m = _NFCORE_ESTIMATED.search(path.name)
+    fmt = f"nf-core/rnaseq {m.group(1).lower()}" if m else "counts table"
+    estimated = m is not None
+    n_rounded = 0
     is_qc = df.index.str.startswith(QC_ROW_PREFIXES)
     qc_rows = df.loc[is_qc]
     df = df.loc[~is_qc]
@@ -113,12 +134,13 @@ def read_bulk_counts(path: str | Path, round_fractional: bool = False) -> BulkCo
             raise UserError(f"{path}: column '{col}', gene '{gene}': negative count {values[gene]}")
         frac = values != np.round(values)
         if frac.any():
-            if not round_fractional:
+            if not (round_fractional or estimated):
                 gene = df.index[frac.to_numpy()][0]
                 raise UserError(
                     f"{path}: column '{col}', gene '{gene}': non-integer count {values[gene]} "
                     f"(raw counts needed; use --round-bulk-counts for estimated counts such as Salmon's)"
                 )
+            n_rounded += int(frac.sum())
             values = np.round(values)
         df[col] = values.astype(np.int64)
     df.columns = df.columns.astype(str)
@@ -126,7 +148,27 @@ def read_bulk_counts(path: str | Path, round_fractional: bool = False) -> BulkCo
         dup = df.columns[df.columns.duplicated()][0]
         raise UserError(f"{path}: sample column '{dup}' appears twice")
     qc_rows = qc_rows.apply(pd.to_numeric, errors="coerce").fillna(0).astype(np.int64)
-    return BulkCounts(counts=df, gene_names=names, gene_lengths=lengths, qc_rows=qc_rows, path=path)
+    if n_rounded:
+        why = f"{fmt} estimated counts" if estimated else "--round-bulk-counts"
+        log.warning("%s: %d non-integer counts rounded to integers (%s)", path, n_rounded, why)
+    if names is not None:
+        names = names.loc[~names.index.duplicated()].reindex(df.index)
+    return BulkCounts(
+        counts=df,
+        gene_names=names,
+        gene_lengths=lengths,
+        qc_rows=qc_rows,
+        path=path,
+        format=fmt,
+        n_rounded=n_rounded,
+    )
+
+
+def rounding_note(bulk: BulkCounts) -> dict | None:
+    """What was rounded in ``bulk`` (for the summary JSON and the report), or None."""
+    if not bulk.n_rounded:
+        return None
+    return {"file": str(bulk.path), "format": bulk.format, "n_values_rounded": int(bulk.n_rounded)}
 
 
 def select_samples(
@@ -158,8 +200,9 @@ def read_dataset_bulk(rows, round_fractional: bool = False):
     ``counts`` holds the rows' ``bulk_id`` columns, in row order; a missing column names its row.
     """
     by_file: dict = {}
-    for r in rows:
-        by_file.setdefault(r.bulk.resolve(), []).append(r)
+    shown: dict = {}
+    for r in rows:  # one read per file (also under two names); messages show the path as written
+        by_file.setdefault(shown.setdefault(r.bulk.resolve(), r.bulk), []).append(r)
     for path, file_rows in by_file.items():
         bulk = read_bulk_counts(path, round_fractional=round_fractional)
         counts = select_samples(bulk, [r.bulk_id for r in file_rows], {r.bulk_id: r.row for r in file_rows})

@@ -8,6 +8,7 @@ says how many ids were mapped, collapsed and left unmapped, and how many counts 
 
 from __future__ import annotations
 
+import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,67 @@ def namespace(ids: pd.Index | list[str]) -> str:
     return "ensembl" if hits >= 0.5 * len(ids) else "symbol"
 
 
+_GTF_ATTR = re.compile(r'(\S+) "([^"]*)"')
+
+
+def read_gtf(path: str | Path) -> pd.DataFrame:
+    """Genes of a GTF (plain or ``.gz``): symbol, gene_type, chromosome, length (union of exons).
+
+    Indexed by version-less ``gene_id``; ``gene_name`` gives the symbol, ``gene_type``/``gene_biotype`` the
+    type, the sequence name (``chr`` dropped) the chromosome. The one GTF parser of the package.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: GTF file does not exist")
+    gzipped = path.name.lower().endswith(".gz")
+    genes: dict[str, dict] = {}
+    exons: dict[str, list[tuple[int, int]]] = {}
+    try:
+        with gzip.open(path, "rt") if gzipped else open(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if line.startswith("#") or not line.strip():
+                    continue
+                f = line.rstrip("\n").split("\t")
+                if len(f) != 9:
+                    raise UserError(
+                        f"{path}: line {lineno}: expected 9 tab-separated GTF fields, got {len(f)}"
+                    )
+                attrs = dict(_GTF_ATTR.findall(f[8]))
+                gid = attrs.get("gene_id")
+                if gid is None:
+                    continue
+                gid = strip_version(gid)
+                if gid.startswith("ENS") and "." in gid:  # short or unusual Ensembl-style ids
+                    gid = gid.split(".", 1)[0]
+                if gid not in genes:
+                    genes[gid] = {
+                        "symbol": attrs.get("gene_name"),
+                        "gene_type": attrs.get("gene_type", attrs.get("gene_biotype")),
+                        "chromosome": f[0].removeprefix("chr"),
+                    }
+                if f[2] == "exon":
+                    try:
+                        exons.setdefault(gid, []).append((int(f[3]), int(f[4])))
+                    except ValueError:
+                        raise UserError(f"{path}: line {lineno}: start/end are not integers") from None
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read GTF ({exc})") from None
+    for gid, iv in exons.items():
+        total, end = 0, -1
+        for s, e in sorted(iv):
+            if e > end:
+                total += e - max(s, end + 1) + 1
+                end = e
+        genes[gid]["length"] = total
+    if not genes:
+        raise UserError(f"{path}: no gene_id attributes found; is this a GTF file?")
+    return pd.DataFrame.from_dict(genes, orient="index")
+
+
+def is_gtf(path: str | Path) -> bool:
+    return Path(path).name.lower().endswith((".gtf", ".gtf.gz", ".gff2", ".gff2.gz"))
+
+
 @dataclass
 class GeneAnnotation:
     """Annotation table (``ENSEMBL``, ``SYMBOL`` and optionally ``GENETYPE``, ``CHR``, ``LENGTH``)."""
@@ -45,19 +107,64 @@ class GeneAnnotation:
 
     @classmethod
     def read(cls, path: str | Path) -> GeneAnnotation:
+        """An annotation TSV (``ENSEMBL``, ``SYMBOL``, ...; optionally gzipped) or a GTF (plain or gzipped)."""
         path = Path(path)
         if not path.exists():
             raise UserError(f"{path}: gene annotation file does not exist")
-        try:
-            df = pd.read_csv(path, sep="\t", dtype=str)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, EOFError) as exc:
-            raise UserError(f"{path}: cannot read gene annotation TSV ({exc})") from None
-        missing = [c for c in ANNOTATION_COLUMNS if c not in df.columns]
-        if missing:
-            raise UserError(f"{path}: gene annotation lacks column(s) {missing}; has {list(df.columns)}")
+        if is_gtf(path):
+            g = read_gtf(path)
+            df = pd.DataFrame(
+                {
+                    "ENSEMBL": g.index.astype(str),
+                    "SYMBOL": g["symbol"].to_numpy(),
+                    "GENETYPE": g["gene_type"].to_numpy(),
+                    "CHR": g["chromosome"].to_numpy(),
+                    "LENGTH": g["length"].to_numpy() if "length" in g else np.nan,
+                }
+            )
+        else:
+            try:
+                df = pd.read_csv(path, sep="\t", dtype=str)
+            except (
+                pd.errors.ParserError,
+                pd.errors.EmptyDataError,
+                OSError,
+                EOFError,
+                UnicodeDecodeError,
+            ) as exc:
+                raise UserError(f"{path}: cannot read gene annotation TSV ({exc})") from None
+            missing = [c for c in ANNOTATION_COLUMNS if c not in df.columns]
+            if missing:
+                raise UserError(
+                    f"{path}: gene annotation lacks column(s) {missing}; has {list(df.columns)} "
+                    "(give a TSV with ENSEMBL and SYMBOL columns, or a GTF ending in .gtf/.gtf.gz)"
+                )
         df = df.dropna(subset=["ENSEMBL", "SYMBOL"]).copy()
-        df["ENSEMBL"] = df["ENSEMBL"].map(strip_version)
+        df["ENSEMBL"] = df["ENSEMBL"].astype(str).map(strip_version)
         return cls(df.sort_values(["SYMBOL", "ENSEMBL"]).reset_index(drop=True))
+
+    @classmethod
+    def from_pairs(cls, pairs: pd.Series) -> GeneAnnotation | None:
+        """From an id -> symbol series whose ids are Ensembl (a bulk ``gene_name`` column, 10x
+        ``features/name``); None when it holds no Ensembl id with a symbol."""
+        if pairs is None or len(pairs) == 0:
+            return None
+        ids = pd.Index(pairs.index.astype(str)).map(strip_version)
+        df = pd.DataFrame({"ENSEMBL": ids, "SYMBOL": pairs.to_numpy(dtype=object)})
+        df = df[df["ENSEMBL"].str.match(_ENSEMBL) & df["SYMBOL"].notna()]
+        df = df[df["SYMBOL"].astype(str).str.strip() != ""]
+        if df.empty:
+            return None
+        df["SYMBOL"] = df["SYMBOL"].astype(str)
+        return cls(df.sort_values(["SYMBOL", "ENSEMBL"]).reset_index(drop=True))
+
+    def merged(self, other: GeneAnnotation | None) -> GeneAnnotation:
+        """This table, completed by ``other`` for ids it lacks (this one wins)."""
+        if other is None:
+            return self
+        extra = other.table[~other.table["ENSEMBL"].isin(self.table["ENSEMBL"])]
+        t = pd.concat([self.table, extra], ignore_index=True)
+        return GeneAnnotation(t.sort_values(["SYMBOL", "ENSEMBL"]).reset_index(drop=True))
 
     def symbol_to_ensembl(self) -> dict[str, str]:
         """Symbol -> Ensembl id; a symbol with several ids maps to the first in sorted order."""
@@ -142,8 +249,9 @@ def choose_target(bulk_ids: pd.Index, sc_ids: pd.Index, annotation: GeneAnnotati
         return None
     if annotation is None:
         raise UserError(
-            f"bulk gene ids are {a} but single-cell gene ids are {b}: pass --gene-annotation "
-            "(a TSV with ENSEMBL and SYMBOL columns) to map them"
+            f"bulk gene ids are {a} but single-cell gene ids are {b}, and neither input carries gene names "
+            "(a bulk 'gene_name' column, 10x features/name): pass --gene-annotation (a TSV with ENSEMBL and "
+            "SYMBOL columns, or a GTF) to map them"
         )
     return "ensembl"
 

@@ -63,9 +63,15 @@ def _check_integer_slice(path: Path, where: str, data: np.ndarray, first_row: in
     frac = data != np.floor(data)
     if frac.any():
         example = float(data[np.argmax(frac)])
+        hint = (
+            "scanpy keeps log-normalised data in .raw after normalisation; store the raw counts in "
+            "layers['counts'] (or name their layer with --layer)"
+            if where.startswith(".raw")
+            else "store the raw counts in layers['counts'] or name the layer holding them with --layer"
+        )
         raise UserError(
             f"{path}: {where} holds non-integer values (e.g. {example:.4g} near cell {first_row}); it looks "
-            "normalised. pbfidelity needs raw counts: store them in layers['counts'] or .raw"
+            f"normalised. pbfidelity needs raw counts: {hint}"
         )
     if (data < 0).any():
         raise UserError(f"{path}: {where} holds negative values; raw counts are needed")
@@ -159,6 +165,8 @@ class SingleCellSource:
     _matrix: object = field(repr=False, default=None)  # in-memory CSR, or a callable(start, stop) -> CSR
     _close: object = field(repr=False, default=None)
     _h5: _H5Sparse | None = field(repr=False, default=None)  # sparse .h5ad matrix read with h5py
+    #: gene id -> symbol when the file carries names beside ids (10x features/name, an .h5ad var column)
+    gene_symbols: pd.Series | None = field(repr=False, default=None)
 
     @property
     def storage(self) -> str:
@@ -266,7 +274,37 @@ class SingleCellSource:
         self.close()
 
 
-def _h5ad_source(path: Path) -> SingleCellSource:
+#: .h5ad var columns that hold gene symbols when var_names are ids (scanpy, CellxGene, Seurat conversions)
+SYMBOL_COLUMNS = (
+    "gene_symbols",
+    "gene_symbol",
+    "feature_name",
+    "gene_name",
+    "gene_names",
+    "symbol",
+    "SYMBOL",
+)
+
+
+def _symbols_from_var(var: pd.DataFrame) -> pd.Series | None:
+    for col in SYMBOL_COLUMNS:
+        if col in var.columns:
+            return pd.Series(var[col].astype(str).to_numpy(), index=var.index.astype(str))
+    return None
+
+
+def h5ad_layers(path: Path) -> list[str]:
+    """Count matrices an ``.h5ad`` offers to ``--layer``: ``X``, ``raw`` (when present) and its layers."""
+    with h5py.File(path, "r") as f:
+        out = ["X"] if "X" in f else []
+        if "raw" in f and "X" in f["raw"]:
+            out.append("raw")
+        if "layers" in f:
+            out += list(f["layers"].keys())
+    return out
+
+
+def _h5ad_source(path: Path, layer: str | None = None) -> SingleCellSource:
     import anndata as ad
 
     try:
@@ -277,7 +315,18 @@ def _h5ad_source(path: Path) -> SingleCellSource:
         if "obs" not in f or "var" not in f:
             raise UserError(f"{path}: not an AnnData .h5ad file (no 'obs'/'var' groups)")
         obs = ad.io.read_elem(f["obs"])
-        if "layers" in f and "counts" in f["layers"]:
+        if layer is not None:
+            layers = list(f["layers"].keys()) if "layers" in f else []
+            if layer == "X" and "X" in f:
+                elem, name, var = f["X"], "X", ad.io.read_elem(f["var"])
+            elif layer == "raw" and "raw" in f and "X" in f["raw"]:
+                elem, name, var = f["raw"]["X"], ".raw.X", ad.io.read_elem(f["raw"]["var"])
+            elif layer in layers:
+                elem, name, var = f["layers"][layer], f"layers['{layer}']", ad.io.read_elem(f["var"])
+            else:
+                offered = (["X"] if "X" in f else []) + (["raw"] if "raw" in f else []) + layers
+                raise UserError(f"{path}: --layer {layer!r} is not in the file; it offers {offered}")
+        elif "layers" in f and "counts" in f["layers"]:
             elem, name, var = f["layers"]["counts"], "layers['counts']", ad.io.read_elem(f["var"])
         elif "raw" in f and "X" in f["raw"]:
             elem, name, var = f["raw"]["X"], ".raw.X", ad.io.read_elem(f["raw"]["var"])
@@ -315,7 +364,9 @@ def _h5ad_source(path: Path) -> SingleCellSource:
         f.close()
         raise UserError(f"{path}: cannot read .h5ad ({type(exc).__name__}: {exc})") from None
     obs.index = obs.index.astype(str)
-    return SingleCellSource(path, obs, pd.Index(var.index.astype(str)), name, reader, f.close, h5)
+    return SingleCellSource(
+        path, obs, pd.Index(var.index.astype(str)), name, reader, f.close, h5, _symbols_from_var(var)
+    )
 
 
 def _tenx_h5_source(path: Path) -> SingleCellSource:
@@ -336,6 +387,7 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
             mat = sp.csc_matrix((g["data"][()], g["indices"][()], g["indptr"][()]), shape=(n_genes, n_cells))
             feats = g["features"]
             ids = [x.decode() for x in feats["id"][()]]
+            names = [x.decode() for x in feats["name"][()]] if "name" in feats else None
             ftype = [x.decode() for x in feats["feature_type"][()]] if "feature_type" in feats else None
             barcodes = [x.decode() for x in g["barcodes"][()]]
         except KeyError as exc:
@@ -344,7 +396,9 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
     keep = np.array([t == "Gene Expression" for t in ftype]) if ftype else np.ones(len(ids), bool)
     X = X[:, np.flatnonzero(keep)]
     var = pd.Index(np.asarray(ids)[keep])
-    return SingleCellSource(path, pd.DataFrame(index=pd.Index(barcodes, name="barcode")), var, "matrix", X)
+    symbols = pd.Series(np.asarray(names)[keep], index=var) if names is not None else None
+    obs = pd.DataFrame(index=pd.Index(barcodes, name="barcode"))
+    return SingleCellSource(path, obs, var, "matrix", X, gene_symbols=symbols)
 
 
 def _open_text(p: Path):
@@ -380,7 +434,45 @@ def _mtx_source(folder: Path) -> SingleCellSource:
         keep = (features[2] == "Gene Expression").to_numpy()
         X, features = X[:, np.flatnonzero(keep)], features[keep]
     obs = pd.DataFrame(index=pd.Index(barcodes.to_numpy(), name="barcode"))
-    return SingleCellSource(folder, obs, pd.Index(features[0].to_numpy()), "matrix.mtx", X)
+    var = pd.Index(features[0].to_numpy())
+    symbols = pd.Series(features[1].to_numpy(), index=var) if features.shape[1] >= 2 else None
+    return SingleCellSource(folder, obs, var, "matrix.mtx", X, gene_symbols=symbols)
+
+
+def obs_table_for(path: Path) -> Path | None:
+    """The cell table paired with a genes x cells CSV/TSV: ``<name>.obs.csv`` or ``<name>.obs.tsv`` beside it
+    (``counts.csv.gz`` -> ``counts.obs.csv``); first column = the cell names of the matrix header, then
+    columns such as ``sample`` and ``cell_type``. None when absent (the file is then one sample)."""
+    name = path.name
+    for suffix in (".csv.gz", ".tsv.gz", ".txt.gz", ".csv", ".tsv", ".txt"):
+        if name.lower().endswith(suffix):
+            stem = name[: -len(suffix)]
+            break
+    else:
+        return None
+    for ext in (".obs.csv", ".obs.tsv"):
+        cand = path.with_name(stem + ext)
+        if cand.is_file() and cand != path:
+            return cand
+    return None
+
+
+def _read_obs_table(side: Path, cells: pd.Index, matrix: Path) -> pd.DataFrame:
+    sep = "\t" if side.name.endswith(".tsv") else ","
+    try:
+        obs = pd.read_csv(side, sep=sep, index_col=0, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise UserError(f"{side}: cannot parse the cell table of {matrix.name} ({exc})") from None
+    obs.index = obs.index.astype(str)
+    if obs.index.has_duplicates:
+        raise UserError(f"{side}: cell '{obs.index[obs.index.duplicated()][0]}' appears twice")
+    missing = cells.difference(obs.index)
+    if len(missing):
+        raise UserError(
+            f"{side}: no row for cell '{missing[0]}' of {matrix.name} ({len(missing)} cells missing); the "
+            "first column must hold the cell names of the matrix header"
+        )
+    return obs.reindex(cells)
 
 
 def _csv_source(path: Path) -> SingleCellSource:
@@ -397,12 +489,19 @@ def _csv_source(path: Path) -> SingleCellSource:
         r, c = np.argwhere(values.isna().to_numpy())[0]
         raise UserError(f"{path}: gene '{df.index[r]}', cell '{df.columns[c]}': missing or non-numeric value")
     X = sp.csr_matrix(values.to_numpy().T)
-    obs = pd.DataFrame(index=pd.Index(df.columns.astype(str), name="barcode"))
+    cells = pd.Index(df.columns.astype(str), name="barcode")
+    side = obs_table_for(path)
+    obs = _read_obs_table(side, cells, path) if side is not None else pd.DataFrame(index=cells)
+    obs.index.name = "barcode"
     return SingleCellSource(path, obs, pd.Index(df.index.astype(str)), "matrix", X)
 
 
-def open_singlecell(path: str | Path) -> SingleCellSource:
-    """Open a single-cell counts file by its format (see module docstring)."""
+def open_singlecell(path: str | Path, layer: str | None = None) -> SingleCellSource:
+    """Open a single-cell counts file by its format (see module docstring).
+
+    ``layer`` (``.h5ad`` only): ``'X'``, ``'raw'`` or a name in ``layers``; default ``layers['counts']``,
+    then ``.raw``, then ``X``.
+    """
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: single-cell file does not exist")
@@ -410,7 +509,7 @@ def open_singlecell(path: str | Path) -> SingleCellSource:
     if path.is_dir():
         src = _mtx_source(path)
     elif name.endswith(".h5ad"):
-        src = _h5ad_source(path)
+        src = _h5ad_source(path, layer)
     elif name.endswith(".h5"):
         src = _tenx_h5_source(path)
     elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")):

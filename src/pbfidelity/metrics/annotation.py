@@ -7,14 +7,11 @@ column). GTF (``.gtf``/``.gtf.gz``): ``gene_id``/``gene_name``/``gene_type`` (or
 
 from __future__ import annotations
 
-import gzip
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from pbfidelity.errors import UserError
 
 ATTRIBUTE_COLUMNS = ["symbol", "gene_type", "chromosome", "length"]
 _ATTR_RE = re.compile(r'(\S+) "([^"]*)"')
@@ -26,45 +23,10 @@ def _strip_version(g: str) -> str:
 
 
 def read_gtf(path: Path) -> pd.DataFrame:
-    """Per gene: symbol, gene_type, chromosome, length (union of exons); indexed by version-less gene_id."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    genes: dict[str, dict] = {}
-    exons: dict[str, list[tuple[int, int]]] = {}
-    try:
-        with opener(path, "rt") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if line.startswith("#") or not line.strip():
-                    continue
-                f = line.rstrip("\n").split("\t")
-                if len(f) != 9:
-                    raise UserError(
-                        f"{path}: line {lineno}: expected 9 tab-separated GTF fields, got {len(f)}"
-                    )
-                attrs = dict(_ATTR_RE.findall(f[8]))
-                gid = attrs.get("gene_id")
-                if gid is None:
-                    continue
-                gid = _strip_version(gid)
-                if gid not in genes:
-                    genes[gid] = {
-                        "symbol": attrs.get("gene_name"),
-                        "gene_type": attrs.get("gene_type", attrs.get("gene_biotype")),
-                        "chromosome": f[0].removeprefix("chr"),
-                    }
-                if f[2] == "exon":
-                    exons.setdefault(gid, []).append((int(f[3]), int(f[4])))
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read GTF ({exc})") from None
-    for gid, iv in exons.items():
-        total, end = 0, -1
-        for s, e in sorted(iv):
-            if e > end:
-                total += e - max(s, end + 1) + 1
-                end = e
-        genes[gid]["length"] = total
-    if not genes:
-        raise UserError(f"{path}: no gene_id attributes found; is this a GTF file?")
-    return pd.DataFrame.from_dict(genes, orient="index")
+    """Per gene: symbol, gene_type, chromosome, length (union of exons); the package's one GTF parser."""
+    from pbfidelity.io.genes import read_gtf as _read_gtf
+
+    return _read_gtf(path)
 
 
 def gene_attributes(genes: pd.Index, annotation: Path | None = None) -> pd.DataFrame:

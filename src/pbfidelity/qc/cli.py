@@ -21,6 +21,11 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--round-bulk-counts", action="store_true", help="round non-integer bulk counts (e.g. Salmon)"
     )
+    p.add_argument(
+        "--layer",
+        help="where the raw counts of .h5ad files are: 'X', 'raw' or a name in layers "
+        "(default: layers['counts'], then .raw, then X)",
+    )
     p.add_argument("--chunk-size", type=int, default=20_000, help="cells read per chunk")
 
 
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pbfidelity.io.assign import assign_cells, group_by_file
     from pbfidelity.io.atomic import atomic_outdir
-    from pbfidelity.io.bulk import read_dataset_bulk
+    from pbfidelity.io.bulk import read_dataset_bulk, rounding_note
     from pbfidelity.io.genes import GeneAnnotation
     from pbfidelity.io.mqc import write_mqc, write_mqc_table
     from pbfidelity.io.samplesheet import read_samplesheet
@@ -95,15 +100,16 @@ def run(args: argparse.Namespace) -> int:
         args.min_genes,
     )
 
-    cell_tables = []
+    cell_tables, n_cells_files, n_pass_files, mito_found = [], 0, 0, {}
     for path, file_rows in group_by_file(rows).items():
-        with open_singlecell(path) as src:
+        with open_singlecell(path, args.layer) as src:
             members = assign_cells(file_rows, src.obs, args.sc_sample_key, path)
-            mito, ribo = mito_ribo_masks(src.var_names, annotation)
+            mito, ribo = mito_ribo_masks(src.var_names, annotation, src.gene_symbols)
+            mito_found[str(path)] = int(mito.sum())
             if not mito.any():
                 log.warning(
-                    "%s: no mitochondrial genes recognised; %% mito is 0 (pass --gene-annotation for "
-                    "Ensembl ids)",
+                    "%s: no mitochondrial genes recognised; %% mito is 0 (the file carries no MT- gene "
+                    "names; pass --gene-annotation, a TSV or GTF, for Ensembl ids)",
                     path,
                 )
             used = np.zeros(src.n_obs, dtype=bool)
@@ -119,14 +125,25 @@ def run(args: argparse.Namespace) -> int:
                 t = per_cell.loc[idx].reset_index(drop=True)
                 t.insert(0, "barcode", src.obs.index[idx])
                 t.insert(0, "sample", sample)
+                t.insert(0, "_file", len(cell_tables))
                 tables.append(t)
             cell_tables.append(pd.concat(tables, ignore_index=True))
     cells = pd.concat(cell_tables, ignore_index=True)
     cells = flag_cells(cells, cells["sample"].to_numpy(), params)
+    # a cell of a file shared by several rows (e.g. pools drawn from one suspension) is counted once
+    unique_cells = cells.drop_duplicates(["_file", "barcode"])
+    n_cells_files, n_pass_files = (
+        int(len(unique_cells)),
+        int(cells.groupby(["_file", "barcode"], sort=False)["pass_qc"].any().sum()),
+    )
+    n_shared_rows = int(len(cells) - len(unique_cells))
+    cells = cells.drop(columns="_file")
 
-    bulk_tables = []
+    bulk_tables, rounded = [], []
     for bulk, brow, counts in read_dataset_bulk(rows, args.round_bulk_counts):
-        mito, _ = mito_ribo_masks(counts.index, annotation)
+        if (note := rounding_note(bulk)) is not None:
+            rounded.append(note)
+        mito, _ = mito_ribo_masks(counts.index, annotation, bulk.gene_names)
         m = bulk_metrics(counts, mito)
         m.insert(0, "sample", [r.sample for r in brow])
         m.index.name = "bulk_id"
@@ -168,8 +185,12 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "dataset": ds,
         "n_samples": len(rows),
-        "n_cells": int(len(cells)),
-        "n_cells_pass": int(cells["pass_qc"].sum()),
+        "n_cells": n_cells_files,
+        "n_cells_pass": n_pass_files,
+        "n_cell_sample_assignments": int(len(cells)),
+        "n_cells_used_by_several_rows": n_shared_rows,
+        "n_mito_genes_recognised": mito_found,
+        "bulk_rounded": rounded,
         "n_bulk_pass": int(bulk_qc["pass_qc"].sum()),
         "bulk_dropped": bulk_qc.loc[~bulk_qc["pass_qc"], "sample"].tolist(),
         "params": asdict(params),
@@ -228,11 +249,17 @@ def run(args: argparse.Namespace) -> int:
             parent_name="Quality control",
         )
         write_versions(tmp, "qc", ["numpy", "pandas", "anndata", "h5py", "scipy"])
+    shared = (
+        f" ({n_shared_rows} cell-row assignments beyond one per cell: files shared by several rows)"
+        if n_shared_rows
+        else ""
+    )
     log.info(
-        "qc %s: %d/%d cells pass, %d/%d bulk samples pass",
+        "qc %s: %d/%d cells pass%s, %d/%d bulk samples pass",
         ds,
         summary["n_cells_pass"],
         summary["n_cells"],
+        shared,
         summary["n_bulk_pass"],
         len(rows),
     )
