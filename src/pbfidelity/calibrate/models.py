@@ -32,16 +32,17 @@ import numpy as np
 PRIOR_DF = 4.0
 SD_FLOOR = 0.05
 METHODS = ("offset", "linear", "scale")
-#: candidates of the nested selection (``auto``): identity first, then each method at half and full strength,
-#: in order of simplicity (the one-standard-error rule picks the simplest within noise of the best)
+#: candidates of the nested selection (``auto``): identity first, then offset and scale at half and full
+#: strength, in order of simplicity (the one-standard-error rule picks the simplest within noise of the best).
+#: ``linear`` is not a candidate: it regresses bulk on pseudo-bulk, so its slopes shrink noisy pseudo-bulk
+#: towards the gene mean, which lowers the paired error even on a null (measured: chosen in 6 of 6 fits on the
+#: simulator's null) while leaving pseudo-bulk less variable than bulk; it stays available by name.
 CANDIDATES: tuple[tuple[str, float], ...] = (
     ("identity", 0.0),
     ("offset", 0.5),
     ("offset", 1.0),
     ("scale", 0.5),
     ("scale", 1.0),
-    ("linear", 0.5),
-    ("linear", 1.0),
 )
 
 
@@ -162,7 +163,9 @@ def select_calibration(
     err = np.zeros((len(CANDIDATES), len(bulk)))
     for f in range(k):
         tr, te = folds != f, folds == f
-        fitted = {m: fit_calibration(bulk[tr], pb[tr], m, ridge) for m in METHODS}
+        fitted = {
+            m: fit_calibration(bulk[tr], pb[tr], m, ridge) for m in {c for c, _ in CANDIDATES} - {"identity"}
+        }
         for i, (m, lam) in enumerate(CANDIDATES):
             cal = identity_calibration(bulk.shape[1]) if m == "identity" else fitted[m].shrunk(lam)
             err[i, te] = np.mean((cal.apply(pb[te]) - bulk[te]) ** 2, axis=1)
