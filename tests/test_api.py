@@ -14,13 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_docs_api_examples_run():
-    result = doctest.testfile(str(ROOT / "docs" / "api.md"), module_relative=False,
-                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    result = doctest.testfile(
+        str(ROOT / "docs" / "api.md"),
+        module_relative=False,
+        optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS,
+    )
     assert result.attempted > 20 and result.failed == 0
 
 
-@pytest.mark.parametrize("func", [pbf.pp.pseudobulk, pbf.pp.build_profiles, pbf.tl.fidelity,
-                                  pbf.tl.discriminate, pbf.tl.calibrate])
+@pytest.mark.parametrize(
+    "func", [pbf.pp.pseudobulk, pbf.pp.build_profiles, pbf.tl.fidelity, pbf.tl.discriminate, pbf.tl.calibrate]
+)
 def test_options_are_keyword_only(func):
     params = list(inspect.signature(func).parameters.values())
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]

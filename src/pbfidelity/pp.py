@@ -53,7 +53,9 @@ def pseudobulk(
         if idx.size < min_cells:
             continue
         groups.append(np.sort(idx))
-        rows.append({**dict(zip(["sample", "cell_type"][: len(keys)], values, strict=True)), "n_cells": idx.size})
+        rows.append(
+            {**dict(zip(["sample", "cell_type"][: len(keys)], values, strict=True)), "n_cells": idx.size}
+        )
     if not groups:
         raise UserError(f"no group has at least {min_cells} cells")
     x = aggregate_stream(src.iter_chunks(), group_weights(groups, src.n_obs), src.n_vars)
@@ -71,7 +73,9 @@ def _pair_rows(pairs: pd.DataFrame | list[dict], dataset: str):
     if "sample" not in table.columns:
         raise UserError(f"pairs need a 'sample' column; columns: {list(table.columns)}")
     if table["sample"].duplicated().any():
-        raise UserError(f"pairs: sample '{table['sample'][table['sample'].duplicated()].iloc[0]}' appears twice")
+        raise UserError(
+            f"pairs: sample '{table['sample'][table['sample'].duplicated()].iloc[0]}' appears twice"
+        )
     rows = []
     for i, rec in enumerate(table.to_dict("records"), start=1):
         rows.append(

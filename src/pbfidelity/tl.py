@@ -12,8 +12,14 @@ import anndata as ad
 __all__ = ["calibrate", "discriminate", "fidelity"]
 
 
-def fidelity(profiles: ad.AnnData, *, dataset: str | None = None, pb_method: str | None = None,
-             annotation=None, **params):
+def fidelity(
+    profiles: ad.AnnData,
+    *,
+    dataset: str | None = None,
+    pb_method: str | None = None,
+    annotation=None,
+    **params,
+):
     """Fidelity metrics of the primary comparison (correlations, gene biases, PCA, DESeq2, attributes).
 
     ``params``: fields of :class:`pbfidelity.metrics.analysis.MetricsParams` (e.g. ``n_permutations``,
@@ -39,8 +45,14 @@ def _profile_set(profiles: ad.AnnData, dataset: str | None, pb_method: str, repl
     return select_profiles(profiles, dataset, pb_method, replicates)
 
 
-def discriminate(profiles: ad.AnnData, *, dataset: str | None = None, pb_method: str = "auto",
-                 replicates: bool = True, **params):
+def discriminate(
+    profiles: ad.AnnData,
+    *,
+    dataset: str | None = None,
+    pb_method: str = "auto",
+    replicates: bool = True,
+    **params,
+):
     """Can a classifier tell bulk from pseudo-bulk? Donor-grouped cross-validation, CIs, SHAP genes.
 
     ``params``: fields of :class:`pbfidelity.discriminate.analysis.DiscriminateParams` (e.g. ``n_folds``,
@@ -52,8 +64,14 @@ def discriminate(profiles: ad.AnnData, *, dataset: str | None = None, pb_method:
     return _discriminate(_profile_set(profiles, dataset, pb_method, replicates), DiscriminateParams(**params))
 
 
-def calibrate(profiles: ad.AnnData, *, dataset: str | None = None, pb_method: str = "auto",
-              replicates: bool = True, **params):
+def calibrate(
+    profiles: ad.AnnData,
+    *,
+    dataset: str | None = None,
+    pb_method: str = "auto",
+    replicates: bool = True,
+    **params,
+):
     """Gene-wise calibration of pseudo-bulk towards bulk, fitted on training donors, judged on held-out ones.
 
     ``params``: fields of :class:`pbfidelity.calibrate.analysis.CalibrateParams` (e.g. ``methods``,
