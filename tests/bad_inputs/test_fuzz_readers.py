@@ -49,8 +49,13 @@ def _reads_or_user_error(fn, *args, **kwargs):
 def tables(draw, sep: str):
     n_cols = draw(st.integers(1, 5))
     n_rows = draw(st.integers(0, 6))
-    header = draw(st.lists(st.sampled_from(["gene_id", "gene_name", "S1", "S2", "Length", "", "S1 "]),
-                           min_size=n_cols, max_size=n_cols))
+    header = draw(
+        st.lists(
+            st.sampled_from(["gene_id", "gene_name", "S1", "S2", "Length", "", "S1 "]),
+            min_size=n_cols,
+            max_size=n_cols,
+        )
+    )
     rows = [draw(st.lists(CELL, min_size=1, max_size=n_cols + 1)) for _ in range(n_rows)]
     lines = [sep.join(header)] + [sep.join(r) for r in rows]
     if draw(st.booleans()):
@@ -59,8 +64,10 @@ def tables(draw, sep: str):
 
 
 @FUZZ
-@given(text=st.one_of(tables("\t"), tables(",")),
-       name=st.sampled_from(["b.tsv", "b.csv", "salmon.merged.gene_counts.tsv", "b.txt", "b.tsv.gz"]))
+@given(
+    text=st.one_of(tables("\t"), tables(",")),
+    name=st.sampled_from(["b.tsv", "b.csv", "salmon.merged.gene_counts.tsv", "b.txt", "b.tsv.gz"]),
+)
 def test_bulk_reader(text, name):
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / name
@@ -83,10 +90,34 @@ def test_bulk_reader_random_bytes(data, name):
 
 @FUZZ
 @given(
-    header=st.lists(st.sampled_from(["dataset", "sample", "bulk", "singlecell", "bulk_id", "sc_id", "donor",
-                                     "phenotype", "", "sample"]), min_size=1, max_size=8),
-    rows=st.lists(st.lists(st.sampled_from(["d", "S1", "S 2", "b.tsv", "c.h5ad", "", "missing.tsv", "../b.tsv",
-                                            '"q,uoted"', "é"]), min_size=0, max_size=9), max_size=5),
+    header=st.lists(
+        st.sampled_from(
+            [
+                "dataset",
+                "sample",
+                "bulk",
+                "singlecell",
+                "bulk_id",
+                "sc_id",
+                "donor",
+                "phenotype",
+                "",
+                "sample",
+            ]
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    rows=st.lists(
+        st.lists(
+            st.sampled_from(
+                ["d", "S1", "S 2", "b.tsv", "c.h5ad", "", "missing.tsv", "../b.tsv", '"q,uoted"', "é"]
+            ),
+            min_size=0,
+            max_size=9,
+        ),
+        max_size=5,
+    ),
     sep=st.sampled_from([",", "\t"]),
 )
 def test_samplesheet_reader(header, rows, sep):
@@ -108,9 +139,17 @@ def _read_all(path: Path, layer: str | None = None):
         return x
 
 
-_VALUES = st.sampled_from([np.array([1.0, 2.0, 3.0]), np.array([1, 2, 3], dtype=np.int32), np.array([0.5, 1, 2]),
-                           np.array([-1, 2, 3]), np.array([np.nan, 1, 2]), np.array([], dtype=float),
-                           np.array([b"a", b"b", b"c"])])
+_VALUES = st.sampled_from(
+    [
+        np.array([1.0, 2.0, 3.0]),
+        np.array([1, 2, 3], dtype=np.int32),
+        np.array([0.5, 1, 2]),
+        np.array([-1, 2, 3]),
+        np.array([np.nan, 1, 2]),
+        np.array([], dtype=float),
+        np.array([b"a", b"b", b"c"]),
+    ]
+)
 
 
 @st.composite
@@ -119,8 +158,11 @@ def h5ad_files(draw, path: Path):
     n_obs, n_vars = draw(st.integers(0, 4)), draw(st.integers(0, 4))
     x = sp.random(n_obs, n_vars, density=0.5, format="csr", random_state=1) * 10
     x.data = np.round(x.data)
-    a = ad.AnnData(x, obs=pd.DataFrame({"sample": ["S1"] * n_obs}, index=[f"c{i}" for i in range(n_obs)]),
-                   var=pd.DataFrame(index=[f"g{i}" for i in range(n_vars)]))
+    a = ad.AnnData(
+        x,
+        obs=pd.DataFrame({"sample": ["S1"] * n_obs}, index=[f"c{i}" for i in range(n_obs)]),
+        var=pd.DataFrame(index=[f"g{i}" for i in range(n_vars)]),
+    )
     if draw(st.booleans()):
         a.layers["counts"] = x.copy()
     if draw(st.booleans()):
@@ -128,8 +170,22 @@ def h5ad_files(draw, path: Path):
     a.write_h5ad(path)
     with h5py.File(path, "r+") as f:
         for _ in range(draw(st.integers(0, 3))):
-            target = draw(st.sampled_from(["X", "obs", "var", "layers/counts", "raw/X", "X/data", "X/indptr",
-                                           "X/indices", "obs/_index", "raw/var"]))
+            target = draw(
+                st.sampled_from(
+                    [
+                        "X",
+                        "obs",
+                        "var",
+                        "layers/counts",
+                        "raw/X",
+                        "X/data",
+                        "X/indptr",
+                        "X/indices",
+                        "obs/_index",
+                        "raw/var",
+                    ]
+                )
+            )
             if target not in f:
                 continue
             action = draw(st.sampled_from(["delete", "replace", "attr"]))
@@ -169,9 +225,18 @@ def tenx_files(draw, path: Path):
     }
     for _ in range(draw(st.integers(0, 3))):
         key = draw(st.sampled_from(sorted(parts)))
-        parts[key] = draw(st.sampled_from([None, np.array([7, 7, 7, 7, 7]), np.array([b"\xff\xfe"]),
-                                           np.array([-1, 0], dtype=np.int64), np.array([1.5, 2.5]),
-                                           np.array([5, 2], dtype=np.int32)]))
+        parts[key] = draw(
+            st.sampled_from(
+                [
+                    None,
+                    np.array([7, 7, 7, 7, 7]),
+                    np.array([b"\xff\xfe"]),
+                    np.array([-1, 0], dtype=np.int64),
+                    np.array([1.5, 2.5]),
+                    np.array([5, 2], dtype=np.int32),
+                ]
+            )
+        )
     with h5py.File(path, "w") as f:
         if draw(st.booleans()) or True:
             g = f.create_group("matrix")
@@ -191,13 +256,24 @@ def test_10x_h5_reader(data):
 
 @FUZZ
 @given(
-    header=st.sampled_from(["%%MatrixMarket matrix coordinate integer general",
-                            "%%MatrixMarket matrix coordinate real general", "%%MatrixMarket matrix array real general",
-                            "%%MatrixMarket matrix coordinate pattern general", "not a header", ""]),
+    header=st.sampled_from(
+        [
+            "%%MatrixMarket matrix coordinate integer general",
+            "%%MatrixMarket matrix coordinate real general",
+            "%%MatrixMarket matrix array real general",
+            "%%MatrixMarket matrix coordinate pattern general",
+            "not a header",
+            "",
+        ]
+    ),
     size=st.lists(st.integers(-1, 4), min_size=0, max_size=3),
-    entries=st.lists(st.lists(st.sampled_from(["1", "2", "3", "0", "-1", "0.5", "x", "9"]), min_size=0, max_size=4),
-                     max_size=6),
-    n_features=st.integers(0, 4), n_barcodes=st.integers(0, 4), feature_cols=st.integers(1, 3),
+    entries=st.lists(
+        st.lists(st.sampled_from(["1", "2", "3", "0", "-1", "0.5", "x", "9"]), min_size=0, max_size=4),
+        max_size=6,
+    ),
+    n_features=st.integers(0, 4),
+    n_barcodes=st.integers(0, 4),
+    feature_cols=st.integers(1, 3),
 )
 def test_mtx_reader(header, size, entries, n_features, n_barcodes, feature_cols):
     with tempfile.TemporaryDirectory() as d:
@@ -212,8 +288,11 @@ def test_mtx_reader(header, size, entries, n_features, n_barcodes, feature_cols)
 
 
 @FUZZ
-@given(text=st.one_of(tables(","), tables("\t")), name=st.sampled_from(["cells.csv", "cells.tsv", "cells.csv.gz"]),
-       obs=st.one_of(st.none(), st.text(alphabet="abc,\n S1_cell", max_size=40)))
+@given(
+    text=st.one_of(tables(","), tables("\t")),
+    name=st.sampled_from(["cells.csv", "cells.tsv", "cells.csv.gz"]),
+    obs=st.one_of(st.none(), st.text(alphabet="abc,\n S1_cell", max_size=40)),
+)
 def test_genes_by_cells_csv_reader(text, name, obs):
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / name
@@ -225,8 +304,11 @@ def test_genes_by_cells_csv_reader(text, name, obs):
 
 
 @FUZZ
-@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=8),
-       cut=st.one_of(st.none(), st.integers(0, 10_000)), kind=st.sampled_from(["h5ad", "h5"]))
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=8),
+    cut=st.one_of(st.none(), st.integers(0, 10_000)),
+    kind=st.sampled_from(["h5ad", "h5"]),
+)
 def test_corrupted_hdf5_bytes(flips, cut, kind):
     """Valid files with bytes overwritten or truncated."""
     with tempfile.TemporaryDirectory() as d:

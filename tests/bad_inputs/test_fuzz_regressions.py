@@ -50,8 +50,9 @@ def _tenx(d: Path, **broken) -> str:
 
 def _corrupt_h5ad(d: Path) -> str:
     p = d / "sc.h5ad"
-    ad.AnnData(sp.csr_matrix(np.arange(12, dtype=np.float32).reshape(3, 4)),
-               obs=pd.DataFrame(index=["a", "b", "c"])).write_h5ad(p)
+    ad.AnnData(
+        sp.csr_matrix(np.arange(12, dtype=np.float32).reshape(3, 4)), obs=pd.DataFrame(index=["a", "b", "c"])
+    ).write_h5ad(p)
     raw = bytearray(p.read_bytes())
     raw[40] = 0  # one byte of the superblock: h5py raised RuntimeError (addr overflow)
     p.write_bytes(bytes(raw))
@@ -66,13 +67,20 @@ def _dup_header_csv(d: Path) -> str:
 CASES = {
     # scipy.io.mmread (C++) called std::terminate: the process aborted (exit 134, "core dumped")
     "mtx_without_banner": (lambda d: _mtx_dir(d, "\n3 1\n"), "not a Matrix Market file"),
-    "mtx_size_line_short": (lambda d: _mtx_dir(d, "%%MatrixMarket matrix coordinate real general\n3\n\n2 1\n"),
-                            "size line must be 'rows columns entries'"),
-    "mtx_index_outside": (lambda d: _mtx_dir(d, "%%MatrixMarket matrix coordinate integer general\n2 2 1\n3 1 4\n"),
-                          "outside the 2 x 2 matrix"),
+    "mtx_size_line_short": (
+        lambda d: _mtx_dir(d, "%%MatrixMarket matrix coordinate real general\n3\n\n2 1\n"),
+        "size line must be 'rows columns entries'",
+    ),
+    "mtx_index_outside": (
+        lambda d: _mtx_dir(d, "%%MatrixMarket matrix coordinate integer general\n2 2 1\n3 1 4\n"),
+        "outside the 2 x 2 matrix",
+    ),
     "tenx_negative_shape": (lambda d: _tenx(d, shape=np.array([-1, 0], dtype=np.int64)), "10x HDF5"),
     "tenx_bad_indptr": (lambda d: _tenx(d, indptr=np.array([7, 7, 7, 7, 7])), "malformed 10x HDF5"),
-    "tenx_undecodable_barcode": (lambda d: _tenx(d, barcodes=np.array([b"\xff\xfe", b"B2"])), "malformed 10x HDF5"),
+    "tenx_undecodable_barcode": (
+        lambda d: _tenx(d, barcodes=np.array([b"\xff\xfe", b"B2"])),
+        "malformed 10x HDF5",
+    ),
     "tenx_numeric_ids": (lambda d: _tenx(d, **{"features/id": np.array([5, 2], dtype=np.int32)}), None),
     "tenx_ids_short": (lambda d: _tenx(d, **{"features/id": np.array([b"G1"])}), "features/id has 1 entries"),
     "h5ad_corrupt_superblock": (_corrupt_h5ad, "sc.h5ad"),
@@ -114,7 +122,9 @@ def test_bulk_parser_error_is_one_line(tmp_path):
 def test_h5ad_obs_with_a_matrix_encoding(cli, tmp_path):
     """obs re-labelled as a sparse matrix: anndata raised IORegistryError (found by the long fuzz session)."""
     p = tmp_path / "sc.h5ad"
-    ad.AnnData(sp.csr_matrix(np.ones((2, 2), dtype=np.float32)), obs=pd.DataFrame(index=["a", "b"])).write_h5ad(p)
+    ad.AnnData(
+        sp.csr_matrix(np.ones((2, 2), dtype=np.float32)), obs=pd.DataFrame(index=["a", "b"])
+    ).write_h5ad(p)
     with h5py.File(p, "r+") as f:
         f["obs"].attrs["encoding-type"] = "csc_matrix"
     proc = cli("qc", "--input", _sheet(tmp_path, "sc.h5ad"), "--outdir", tmp_path / "out", check=False)

@@ -398,18 +398,34 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
             names = text(feats["name"]) if "name" in feats else None
             ftype = text(feats["feature_type"]) if "feature_type" in feats else None
             barcodes = text(g["barcodes"])
-            for what, values in (("features/id", ids), ("features/name", names), ("features/feature_type", ftype)):
+            for what, values in (
+                ("features/id", ids),
+                ("features/name", names),
+                ("features/feature_type", ftype),
+            ):
                 if values is not None and len(values) != n_genes:
-                    raise UserError(f"{path}: 10x HDF5 {what} has {len(values)} entries but shape says {n_genes} genes")
+                    raise UserError(
+                        f"{path}: 10x HDF5 {what} has {len(values)} entries but shape says {n_genes} genes"
+                    )
             if len(barcodes) != n_cells:
-                raise UserError(f"{path}: 10x HDF5 has {len(barcodes)} barcodes but shape says {n_cells} cells")
+                raise UserError(
+                    f"{path}: 10x HDF5 has {len(barcodes)} barcodes but shape says {n_cells} cells"
+                )
             mat = sp.csc_matrix((g["data"][()], g["indices"][()], g["indptr"][()]), shape=(n_genes, n_cells))
             mat.check_format(full_check=True)
         except UserError:
             raise
         except KeyError as exc:
             raise UserError(f"{path}: 10x HDF5 lacks dataset {exc}") from None
-        except (ValueError, TypeError, AttributeError, UnicodeDecodeError, OSError, RuntimeError, IndexError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,
+            UnicodeDecodeError,
+            OSError,
+            RuntimeError,
+            IndexError,
+        ) as exc:
             raise UserError(f"{path}: malformed 10x HDF5 matrix ({type(exc).__name__}: {exc})") from None
     X = mat.T.tocsr()
     keep = np.array([t == "Gene Expression" for t in ftype]) if ftype else np.ones(len(ids), bool)
@@ -442,10 +458,14 @@ def read_mtx(mtx: Path) -> sp.coo_matrix:
         with gzip.open(mtx, "rt") if mtx.name.endswith(".gz") else open(mtx) as fh:
             banner = fh.readline()
             if not banner.lower().startswith("%%matrixmarket"):
-                raise UserError(f"{mtx}: not a Matrix Market file (first line must start with %%MatrixMarket)")
+                raise UserError(
+                    f"{mtx}: not a Matrix Market file (first line must start with %%MatrixMarket)"
+                )
             words = banner.lower().split()
             if len(words) < 5 or words[1] != "matrix" or words[2] != "coordinate":
-                raise UserError(f"{mtx}: only 'matrix coordinate' Matrix Market files are supported (got {banner.strip()!r})")
+                raise UserError(
+                    f"{mtx}: only 'matrix coordinate' Matrix Market files are supported (got {banner.strip()!r})"
+                )
             field, symmetry = words[3], words[4]
             if field not in ("integer", "real", "pattern") or symmetry != "general":
                 raise UserError(f"{mtx}: unsupported Matrix Market field/symmetry {field!r}/{symmetry!r}")
@@ -458,7 +478,9 @@ def read_mtx(mtx: Path) -> sp.coo_matrix:
                 raise UserError(f"{mtx}: no size line after the Matrix Market header")
             size = line.split()
             if len(size) != 3 or not all(x.isdigit() for x in size):
-                raise UserError(f"{mtx}: line {lineno}: size line must be 'rows columns entries', got {line.strip()!r}")
+                raise UserError(
+                    f"{mtx}: line {lineno}: size line must be 'rows columns entries', got {line.strip()!r}"
+                )
             n_rows, n_cols, nnz = (int(x) for x in size)
             ncol = 2 if field == "pattern" else 3
             try:
