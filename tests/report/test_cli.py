@@ -203,3 +203,24 @@ def test_report_on_cellbench(shared_data, stage, tmp_path):
     assert plots[f"pbf_report_{ds}_library_sizes_plot"]["n"] == 21
     table = pd.read_csv(res / "report" / "overview.tsv", sep="\t", index_col=0)
     assert table.loc[ds, "AUROC (95% CI)"] == "not run"
+
+
+def _line_plots(mqc_json: dict):
+    for pid, plot in (mqc_json.get("report_plot_data") or {}).items():
+        if isinstance(plot, dict) and plot.get("plot_type") == "x/y line":
+            yield pid, plot
+
+
+def test_line_plots_have_numeric_ascending_x(report_run):
+    """Every line plot in multiqc_data.json: x values are numbers, in ascending order within each line."""
+    results, _ = report_run
+    doc = json.loads(next(results.rglob("multiqc_data.json")).read_text())
+    n = 0
+    for pid, plot in _line_plots(doc):
+        for ds in plot.get("datasets", []):
+            for line in ds.get("lines", []):
+                xs = [p[0] for p in line.get("pairs", [])]
+                assert all(isinstance(x, (int, float)) for x in xs), (pid, line.get("name"), xs[:5])
+                assert xs == sorted(xs), (pid, line.get("name"), xs[:10])
+                n += 1
+    assert n > 0

@@ -19,10 +19,25 @@ import yaml
 _ID_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
+def _key(k: Any) -> Any:
+    """Mapping keys stay numbers when they are numbers (line-plot x values must not become text, or MultiQC
+    sorts them as strings: 10, 100, 1000, 20, ...); everything else becomes a string."""
+    if isinstance(k, (bool, np.bool_)):
+        return str(k)
+    if isinstance(k, (int, np.integer)):
+        return int(k)
+    if isinstance(k, (float, np.floating)) and math.isfinite(float(k)):
+        f = float(k)
+        return int(f) if f.is_integer() else f
+    return str(k)
+
+
 def to_builtin(value: Any) -> Any:
-    """Recursively convert numpy/pandas values to YAML/JSON-safe builtins (non-finite floats -> None)."""
+    """Recursively convert numpy/pandas values to YAML/JSON-safe builtins (non-finite floats -> None).
+
+    Numeric mapping keys stay numeric (YAML keeps them; ``json.dumps`` turns them into strings itself)."""
     if isinstance(value, Mapping):
-        return {str(k): to_builtin(v) for k, v in value.items()}
+        return {_key(k): to_builtin(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray, pd.Index, pd.Series)):
         return [to_builtin(v) for v in list(value)]
     if isinstance(value, (bool, np.bool_)):
