@@ -97,7 +97,7 @@ def test_overview_says_not_run(report_run):
     assert table.loc["simA", "Matched-pair r"] == "0.912"
     assert table.loc["simA", "AUROC (95% CI)"] == "0.97 [0.91, 1.00]"
     assert table.loc["simA", "DE genes"] == "57"
-    assert table.loc["simA", "Calibration ΔAUROC"] == "-0.42"
+    assert table.loc["simA", "Calibration ΔAUROC"] == "-0.420"
     assert table.loc["simA", "SSL label efficiency"] == "scarf_probe: 20 %, vime_probe: never matched"
     assert (
         table.loc[
@@ -224,3 +224,32 @@ def test_line_plots_have_numeric_ascending_x(report_run):
                 assert xs == sorted(xs), (pid, line.get("name"), xs[:10])
                 n += 1
     assert n > 0
+
+
+def _columns(node):
+    if isinstance(node, dict):
+        if "rid" in node and "title" in node:
+            yield node
+        for v in node.values():
+            yield from _columns(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _columns(v)
+
+
+def test_table_columns_carry_their_number_formats(report_run):
+    """From multiqc_data.json: p-value columns in scientific notation, counts as integers, the rest with three
+    decimals, titles without underscores (MultiQC's default is one decimal everywhere)."""
+    import re
+
+    results, _ = report_run
+    doc = json.loads(next(results.rglob("multiqc_data.json")).read_text())
+    cols = list(_columns(doc.get("report_plot_data")))
+    ours = [c for c in cols if c.get("format")]
+    assert len(ours) > 10
+    p_col = re.compile(r"(^|_)(p|pvalue|padj|p_value|fdr)($|_)|permutation_p")
+    for c in ours:
+        if p_col.search(c["rid"]):
+            assert c["format"] == "{:.2e}", c["rid"]
+    assert any(c["format"] == "{:,.3f}" for c in ours) and any(c["format"] == "{:,.0f}" for c in ours)
+    assert sum("_" in str(c.get("title", "")) for c in ours) <= len(ours) // 10  # readable titles

@@ -40,7 +40,7 @@ def test_full_verdict_numbers_and_aliases():
     assert v.cells["DE genes"] == "12"
     assert v.cells["AUROC (95% CI)"] == "0.50 [0.31, 0.69]"
     assert v.cells["Permutation p"] == "0.420"
-    assert v.cells["Calibration ΔAUROC"] == "-0.30"
+    assert v.cells["Calibration ΔAUROC"] == "-0.300"
     assert v.cells["SSL label efficiency"] == "scarf: 5 %, byol: never matched"
     # no verdict in the summary: derived from the CI, and a CI covering 0.5 is "no detectable difference"
     assert any("no detectable difference" in s for s in v.sentences)
@@ -102,3 +102,17 @@ def test_headline_answers_in_plain_words():
     short, text = headline({"discriminate": null})
     assert short == "no detectable difference" and "do not separate" in text and "enriched" not in text
     assert headline({})[0] == "not run"
+
+
+def test_calibration_change_with_interval_and_ssl_power_statement_once():
+    v = dataset_verdict(
+        "d",
+        {
+            "calibrate": {"auroc_raw": 0.9, "auroc_calibrated": 0.9, "auroc_calibrated_ci": [0.71, 1.0]},
+            "ssl": {"power_statement": "no SSL model beats the validation-chosen baseline", "power": [
+                {"model": "scarf_probe", "family": "ssl_probe", "call": "underpowered", "diff_mean": 0.01}]},
+        },
+    )
+    assert v.cells["Calibration ΔAUROC"] == "+0.000 (calibrated AUROC 0.900, 95% CI 0.710 to 1.000)"
+    assert v.cells["SSL label efficiency"] == "no gain over the chosen baseline"
+    assert sum("never matched" in x for x in v.sentences) == 0

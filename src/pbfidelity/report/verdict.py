@@ -194,7 +194,13 @@ def _calibrate(s: Mapping | None, v: Verdict) -> None:
         drop = raw - cal
     r_raw, r_cal = _num(lookup(s, k["r_raw"])), _num(lookup(s, k["r_cal"]))
     v.values.update(auroc_raw=raw, auroc_calibrated=cal, auroc_drop=drop, r_raw=r_raw, r_calibrated=r_cal)
-    v.cells["Calibration ΔAUROC"] = NOT_REPORTED if drop is None else f"{-drop:+.2f}"
+    ci = s.get("auroc_calibrated_ci") if isinstance(s, Mapping) else None
+    ci_txt = (
+        f" (calibrated AUROC {cal:.3f}, 95% CI {float(ci[0]):.3f} to {float(ci[1]):.3f})"
+        if cal is not None and isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci
+        else ""
+    )
+    v.cells["Calibration ΔAUROC"] = NOT_REPORTED if drop is None else f"{(-drop) + 0.0:+.3f}{ci_txt}"
     parts = []
     if raw is not None and cal is not None:
         parts.append(f"held-out AUROC goes from {raw:.2f} (raw pseudo-bulk) to {cal:.2f} (calibrated)")
@@ -229,6 +235,22 @@ def _ssl(s: Mapping | None, v: Verdict, efficiency: Mapping[str, Any] | None) ->
     if s is None:
         v.cells["SSL label efficiency"] = NOT_RUN
         v.sentences.append("Self-supervised phenotype prediction: not run.")
+        return
+    statement = s.get("power_statement") if isinstance(s, Mapping) else None
+    if statement:  # the validation-chosen-baseline comparison with power (ssl_power.tsv) says it once
+        better = [
+            r
+            for r in s.get("power") or []
+            if isinstance(r, Mapping)
+            and r.get("call") == "better"
+            and str(r.get("family", "")).startswith("ssl")
+        ]
+        v.cells["SSL label efficiency"] = (
+            f"gains at {len(better)} fraction(s) (best {max(better, key=lambda r: r['diff_mean'])['model']})"
+            if better
+            else "no gain over the chosen baseline"
+        )
+        v.sentences.append(f"Self-supervised learning: {statement}.")
         return
     eff = _label_efficiency(lookup(s, KEYS["ssl"]["label_efficiency"])) or dict(efficiency or {})
     baseline = lookup(s, KEYS["ssl"]["best_baseline"])
