@@ -163,6 +163,8 @@ def test_pbfidelity_run_end_to_end_on_the_simulator(tmp_path, cli):
     assert cells["SSL label efficiency"] == "not run"  # no --label-column
     params = _data_json(out)["report_plot_data"]["pbf_report_params_plot"]["datasets"][0]["all_samples"]
     assert "input" in params and "seed" in params
+    # 6 samples x 60 cells: the per-cell QC plots have > 100 series, MultiQC's default deferral limit
+    _assert_nothing_deferred(out / "multiqc")
 
 
 @pytest.mark.realdata
@@ -253,3 +255,24 @@ def test_table_columns_carry_their_number_formats(report_run):
             assert c["format"] == "{:.2e}", c["rid"]
     assert any(c["format"] == "{:,.3f}" for c in ours) and any(c["format"] == "{:,.0f}" for c in ours)
     assert sum("_" in str(c.get("title", "")) for c in ours) <= len(ours) // 10  # readable titles
+
+
+def _assert_nothing_deferred(results) -> int:
+    """No plot waits for a click and no "a lot of samples" banner; returns the largest plot's series count."""
+    doc = json.loads(next(results.rglob("multiqc_data.json")).read_text())
+    plots = {k: v for k, v in (doc.get("report_plot_data") or {}).items() if isinstance(v, dict)}
+    assert [k for k, v in plots.items() if v.get("defer_render")] == []
+    html = next(results.rglob("multiqc_report.html")).read_text()
+    assert 'id="mqc-warning-many-samples"' not in html and "contains a lot of samples" not in html
+    sizes = [
+        d.get("n_series") or len(d.get("lines") or d.get("all_samples") or [])
+        for v in plots.values()
+        for d in v.get("datasets", [])
+        if isinstance(d, dict)
+    ]
+    return max(sizes or [0])
+
+
+def test_no_plot_is_deferred_and_no_many_samples_banner(report_run):
+    results, _ = report_run
+    _assert_nothing_deferred(results)
