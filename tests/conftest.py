@@ -41,11 +41,14 @@ def cli():
     return run_cli
 
 
-def build_sim_profiles(root: Path, null: bool, n_replicates: int = 2, seed: int = 42) -> tuple[Path, dict]:
+def build_sim_profiles(
+    root: Path, null: bool, n_replicates: int = 2, seed: int = 42, extra: list[str] | None = None
+) -> tuple[Path, dict]:
     """Default-size simulation through the real stages (simulate, qc, pseudobulk with bootstrap
     pseudo-replicates); returns the profiles path and the ground truth."""
     inp, qc, pb = root / "input", root / "qc", root / "pseudobulk"
-    dispatch(["simulate", "--outdir", str(inp), "--seed", str(seed), "-q", *(["--null"] if null else [])])
+    dispatch(["simulate", "--outdir", str(inp), "--seed", str(seed), "-q", *(["--null"] if null else []),
+              *(extra or [])])
     dispatch(["qc", "--input", str(inp / "samplesheet.csv"), "--outdir", str(qc), "-q"])
     dispatch(["pseudobulk", "--input", str(inp / "samplesheet.csv"), "--cell-qc", str(qc / "cell_qc.tsv.gz"),
               "--bulk-qc", str(qc / "bulk_qc.tsv"), "--n-replicates", str(n_replicates), "--outdir", str(pb), "-q"])

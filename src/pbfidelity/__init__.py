@@ -19,3 +19,12 @@ STAGES: tuple[str, ...] = (
     "report",
 )
 """Every stage, in the order of ``workflows/pbfidelity.nf``."""
+
+
+def __getattr__(name: str):
+    """``pbf.pp`` / ``pbf.tl`` (the Python API, scanpy style), imported on first use so that the CLI stays light."""
+    if name in ("pp", "tl"):
+        import importlib
+
+        return importlib.import_module(f"pbfidelity.{name}")
+    raise AttributeError(f"module 'pbfidelity' has no attribute {name!r}")

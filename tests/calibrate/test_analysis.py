@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pbfidelity.calibrate.analysis import CalibrateParams, _Calibrator, calibrate
+from pbfidelity.discriminate.depth import depth_match
 from pbfidelity.discriminate.folds import donor_folds
 from pbfidelity.discriminate.profiles import select_profiles
 
@@ -23,10 +24,11 @@ def test_calibration_lowers_held_out_auroc(profiles):
     assert s["auroc_calibrated"] <= s["auroc_raw"] - 0.2
     assert s["pair_r_calibrated_median"] > s["pair_r_raw_median"]
     assert set(res.metrics["pseudobulk"]) == {"raw", "scale", "offset"}
-    # calibrated counts: integers, bulk rows untouched, pseudo-bulk library sizes kept (up to rounding)
+    # calibrated counts: integers at the depth-matched (bulk) depth; bulk rows as depth matching left them
+    matched = depth_match(profiles, "paired", 42)
     bulk = profiles.y == 1
-    assert np.array_equal(res.counts[bulk], profiles.counts[bulk])
-    lib_in, lib_out = profiles.counts[~bulk].sum(axis=1), res.counts[~bulk].sum(axis=1)
+    assert np.array_equal(res.counts[bulk], matched.counts[bulk])
+    lib_in, lib_out = matched.counts[~bulk].sum(axis=1), res.counts[~bulk].sum(axis=1)
     assert np.all(np.abs(lib_out - lib_in) <= profiles.counts.shape[1])
     print(
         f"simulator: AUROC {s['auroc_raw']:.3f} raw -> {s['auroc_calibrated']:.3f} calibrated; "

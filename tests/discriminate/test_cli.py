@@ -39,7 +39,7 @@ def test_outputs_and_determinism(sim_planted, tmp_path):
         assert key in summary
     assert summary["n_donors"] == 12 and summary["datasets"][0]["dataset"] == "sim"
     metrics = pd.read_csv(tmp_path / "a" / "metrics.tsv", sep="\t")
-    assert set(metrics["model"]) == {"xgboost", "logistic_l2", "random_forest"}
+    assert set(metrics["model"]) == {"xgboost", "logistic_l2", "random_forest", "covariates"}
     mqc = {p.name: yaml.safe_load(p.read_text()) for p in (tmp_path / "a").glob("*_mqc.yaml")}
     kinds = {doc["id"]: doc["plot_type"] for doc in mqc.values()}
     assert kinds == {

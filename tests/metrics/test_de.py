@@ -65,3 +65,31 @@ def test_null_simulation_gives_few_de_genes(null_result):
     assert n_called <= 0.01 * len(de), n_called
     # without the fold-change threshold too, padj < 0.05 stays rare
     assert (de["padj"] < 0.05).mean() < 0.05
+
+
+def test_discordant_genes_come_from_a_thresholded_test():
+    """A consistent but small shift (1.5x) is significant against 0 yet not beyond |log2FC| > 1: the
+    thresholded test does not call it, a point-null test cut by |LFC| would have relied on the estimate."""
+    import numpy as np
+    import pandas as pd
+
+    from pbfidelity.metrics.de import DE_COLUMNS, run_deseq2
+
+    rng = np.random.default_rng(3)
+    n_donors, n_genes = 10, 300
+    base = rng.uniform(200, 2000, n_genes)
+    donor = rng.lognormal(0, 0.1, (n_donors, n_genes))
+    fold = np.ones(n_genes)
+    fold[0] = 1.5  # small, consistent
+    fold[1] = 8.0  # large
+    bulk = rng.poisson(base * donor * fold)
+    pb = rng.poisson(base * donor)
+    counts = np.vstack([bulk, pb])
+    obs = pd.DataFrame({"donor": [f"D{i}" for i in range(n_donors)] * 2,
+                        "modality": ["bulk"] * n_donors + ["pseudobulk"] * n_donors})
+    table, design = run_deseq2(counts, pd.Index([f"g{i}" for i in range(n_genes)]), obs, lfc_threshold=1.0)
+    assert design == "~ donor + modality" and list(table.columns) == DE_COLUMNS
+    t = table.set_index("gene")
+    assert t.loc["g0", "padj_point"] < 1e-3 and t.loc["g0", "padj"] > 0.05 and t.loc["g0", "direction"] == "ns"
+    assert t.loc["g1", "direction"] == "bulk_up" and t.loc["g1", "padj"] < 0.05
+    assert (t["padj"].fillna(1) >= t["padj_point"].fillna(1) - 1e-12).all()  # the threshold only removes calls

@@ -97,7 +97,7 @@ def test_overview_says_not_run(report_run):
     assert table.loc["simA", "Matched-pair r"] == "0.912"
     assert table.loc["simA", "AUROC (95% CI)"] == "0.97 [0.91, 1.00]"
     assert table.loc["simA", "DE genes"] == "57"
-    assert table.loc["simA", "Calibration ΔAUROC"] == "-0.42"
+    assert table.loc["simA", "Calibration ΔAUROC"] == "-0.420"
     assert table.loc["simA", "SSL label efficiency"] == "scarf_probe: 20 %, vime_probe: never matched"
     assert (
         table.loc[
@@ -163,6 +163,8 @@ def test_pbfidelity_run_end_to_end_on_the_simulator(tmp_path, cli):
     assert cells["SSL label efficiency"] == "not run"  # no --label-column
     params = _data_json(out)["report_plot_data"]["pbf_report_params_plot"]["datasets"][0]["all_samples"]
     assert "input" in params and "seed" in params
+    # 6 samples x 60 cells: the per-cell QC plots have > 100 series, MultiQC's default deferral limit
+    _assert_nothing_deferred(out / "multiqc")
 
 
 @pytest.mark.realdata
@@ -203,3 +205,74 @@ def test_report_on_cellbench(shared_data, stage, tmp_path):
     assert plots[f"pbf_report_{ds}_library_sizes_plot"]["n"] == 21
     table = pd.read_csv(res / "report" / "overview.tsv", sep="\t", index_col=0)
     assert table.loc[ds, "AUROC (95% CI)"] == "not run"
+
+
+def _line_plots(mqc_json: dict):
+    for pid, plot in (mqc_json.get("report_plot_data") or {}).items():
+        if isinstance(plot, dict) and plot.get("plot_type") == "x/y line":
+            yield pid, plot
+
+
+def test_line_plots_have_numeric_ascending_x(report_run):
+    """Every line plot in multiqc_data.json: x values are numbers, in ascending order within each line."""
+    results, _ = report_run
+    doc = json.loads(next(results.rglob("multiqc_data.json")).read_text())
+    n = 0
+    for pid, plot in _line_plots(doc):
+        for ds in plot.get("datasets", []):
+            for line in ds.get("lines", []):
+                xs = [p[0] for p in line.get("pairs", [])]
+                assert all(isinstance(x, (int, float)) for x in xs), (pid, line.get("name"), xs[:5])
+                assert xs == sorted(xs), (pid, line.get("name"), xs[:10])
+                n += 1
+    assert n > 0
+
+
+def _columns(node):
+    if isinstance(node, dict):
+        if "rid" in node and "title" in node:
+            yield node
+        for v in node.values():
+            yield from _columns(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _columns(v)
+
+
+def test_table_columns_carry_their_number_formats(report_run):
+    """From multiqc_data.json: p-value columns in scientific notation, counts as integers, the rest with three
+    decimals, titles without underscores (MultiQC's default is one decimal everywhere)."""
+    import re
+
+    results, _ = report_run
+    doc = json.loads(next(results.rglob("multiqc_data.json")).read_text())
+    cols = list(_columns(doc.get("report_plot_data")))
+    ours = [c for c in cols if c.get("format")]
+    assert len(ours) > 10
+    p_col = re.compile(r"(^|_)(p|pvalue|padj|p_value|fdr)($|_)|permutation_p")
+    for c in ours:
+        if p_col.search(c["rid"]):
+            assert c["format"] == "{:.2e}", c["rid"]
+    assert any(c["format"] == "{:,.3f}" for c in ours) and any(c["format"] == "{:,.0f}" for c in ours)
+    assert sum("_" in str(c.get("title", "")) for c in ours) <= len(ours) // 10  # readable titles
+
+
+def _assert_nothing_deferred(results) -> int:
+    """No plot waits for a click and no "a lot of samples" banner; returns the largest plot's series count."""
+    doc = json.loads(next(results.rglob("multiqc_data.json")).read_text())
+    plots = {k: v for k, v in (doc.get("report_plot_data") or {}).items() if isinstance(v, dict)}
+    assert [k for k, v in plots.items() if v.get("defer_render")] == []
+    html = next(results.rglob("multiqc_report.html")).read_text()
+    assert 'id="mqc-warning-many-samples"' not in html and "contains a lot of samples" not in html
+    sizes = [
+        d.get("n_series") or len(d.get("lines") or d.get("all_samples") or [])
+        for v in plots.values()
+        for d in v.get("datasets", [])
+        if isinstance(d, dict)
+    ]
+    return max(sizes or [0])
+
+
+def test_no_plot_is_deferred_and_no_many_samples_banner(report_run):
+    results, _ = report_run
+    _assert_nothing_deferred(results)

@@ -40,7 +40,7 @@ def test_full_verdict_numbers_and_aliases():
     assert v.cells["DE genes"] == "12"
     assert v.cells["AUROC (95% CI)"] == "0.50 [0.31, 0.69]"
     assert v.cells["Permutation p"] == "0.420"
-    assert v.cells["Calibration ΔAUROC"] == "-0.30"
+    assert v.cells["Calibration ΔAUROC"] == "-0.300"
     assert v.cells["SSL label efficiency"] == "scarf: 5 %, byol: never matched"
     # no verdict in the summary: derived from the CI, and a CI covering 0.5 is "no detectable difference"
     assert any("no detectable difference" in s for s in v.sentences)
@@ -60,3 +60,59 @@ def test_ssl_records_skip_baselines_and_name_the_best_baseline():
 def test_ssl_efficiency_from_table_when_summary_lacks_it():
     v = dataset_verdict("d", {"ssl": {"dataset": "d"}}, ssl_efficiency={"vime": 0.2})
     assert v.cells["SSL label efficiency"] == "vime: 20 %"
+
+
+def test_headline_answers_in_plain_words():
+    from pbfidelity.report.verdict import headline
+
+    separated = {
+        "verdict_exact": "distinguishable: a classifier tells bulk from pseudo-bulk on held-out donors",
+        "depth_match": "paired",
+        "auroc_exact": {"concordance": 1.0, "ci_low": 0.839, "ci_high": 1.0},
+        "covariate_baseline": {
+            "auroc": 1.0,
+            "separates": True,
+            "single_covariate_auroc": {"log10_library_size": 1.0, "pct_mito": 0.97},
+        },
+    }
+    metrics = {
+        "negative_control": {"distance_ratio_depth_matched": 1.45, "auroc": 1.0},
+        "gene_attribute_bias": [
+            {"attribute": "gene_type", "category": "pseudo", "de_fisher_p": 1e-4, "de_odds_ratio": 3.0},
+            {
+                "attribute": "gene_type",
+                "category": "protein-coding",
+                "de_fisher_p": 0.5,
+                "de_odds_ratio": 0.9,
+            },
+        ],
+    }
+    short, text = headline({"discriminate": separated, "metrics": metrics})
+    assert short == "not faithful"
+    assert "after depth matching and spike-in removal" in text and "0.839 to 1.000" in text
+    assert "technical covariates alone do separate" in text and "1.45×" in text
+    assert "halves themselves are separable" in text and "pseudo (gene_type)" in text
+    assert "protein-coding" not in text
+    null = {
+        **separated,
+        "verdict_exact": "no detectable difference: held-out AUROC is compatible with chance",
+        "auroc_exact": {"concordance": 0.48, "ci_low": 0.26, "ci_high": 0.70},
+        "covariate_baseline": {"auroc": 0.55, "separates": False, "single_covariate_auroc": {}},
+    }
+    short, text = headline({"discriminate": null})
+    assert short == "no detectable difference" and "do not separate" in text and "enriched" not in text
+    assert headline({})[0] == "not run"
+
+
+def test_calibration_change_with_interval_and_ssl_power_statement_once():
+    v = dataset_verdict(
+        "d",
+        {
+            "calibrate": {"auroc_raw": 0.9, "auroc_calibrated": 0.9, "auroc_calibrated_ci": [0.71, 1.0]},
+            "ssl": {"power_statement": "no SSL model beats the validation-chosen baseline", "power": [
+                {"model": "scarf_probe", "family": "ssl_probe", "call": "underpowered", "diff_mean": 0.01}]},
+        },
+    )
+    assert v.cells["Calibration ΔAUROC"] == "+0.000 (calibrated AUROC 0.900, 95% CI 0.710 to 1.000)"
+    assert v.cells["SSL label efficiency"] == "no gain over the chosen baseline"
+    assert sum("never matched" in x for x in v.sentences) == 0

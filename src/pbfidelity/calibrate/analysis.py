@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from pbfidelity.calibrate.counts import calibrated_logcpm, logcpm_to_counts
-from pbfidelity.calibrate.models import Calibration, fit_calibration
+from pbfidelity.calibrate.models import Calibration, fit_calibration, identity_calibration, select_calibration
+from pbfidelity.discriminate.analysis import evaluation_rows
 from pbfidelity.discriminate.crossval import cross_validate
+from pbfidelity.discriminate.depth import depth_match
 from pbfidelity.discriminate.folds import BOOTSTRAP_STREAM, donor_folds, rng_for
 from pbfidelity.discriminate.models import XGB_DEFAULT, XGBParams, logistic_model, xgboost_model
 from pbfidelity.discriminate.profiles import ProfileSet
@@ -36,13 +38,14 @@ log = logging.getLogger("pbfidelity.calibrate")
 class CalibrateParams:
     """Settings; defaults are what ``pbfidelity calibrate`` uses (folds/genes/seed match ``discriminate``)."""
 
-    methods: tuple[str, ...] = ("scale", "offset", "linear")
+    methods: tuple[str, ...] = ("auto", "scale", "offset", "linear")
     n_folds: int = 5
     n_genes: int | None = 2000
     n_bootstrap: int = 1000
     ridge: float = 1.0
     seed: int = 42
     xgb: XGBParams = XGB_DEFAULT
+    depth_match: str = "paired"
 
 
 @dataclass
@@ -68,15 +71,21 @@ class _Calibrator:
         self.pairs = ps.matched_pairs()
         self.is_pb = ps.y == 0
         self.lib = library_sizes(ps.counts)
+        self.choices: list[str] = []  # what ``auto`` chose at each fit
 
     def fit(self, rows: np.ndarray) -> Calibration:
         inside = np.isin(self.pairs["bulk"], rows) & np.isin(self.pairs["pb"], rows)
         p = self.pairs[inside]
         if len(p) == 0:
             raise StageSkipped("a training fold has no matched bulk/pseudo-bulk pair; cannot calibrate")
-        return fit_calibration(
-            self.x[p["bulk"].to_numpy()], self.x[p["pb"].to_numpy()], self.method, self.ridge
-        )
+        bulk, pb = self.x[p["bulk"].to_numpy()], self.x[p["pb"].to_numpy()]
+        if self.method != "auto":
+            return fit_calibration(bulk, pb, self.method, self.ridge)
+        (method, strength), _ = select_calibration(bulk, pb, p["donor"].to_numpy(), self.ridge)
+        self.choices.append(f"{method}@{strength:g}" if method != "identity" else "identity")
+        if method == "identity":
+            return identity_calibration(bulk.shape[1], len(p))
+        return fit_calibration(bulk, pb, method, self.ridge).shrunk(strength)
 
     def apply(self, model: Calibration, rows: np.ndarray) -> np.ndarray:
         """Calibrated log-CPM of ``rows`` (pseudo-bulk rows calibrated, bulk rows as they are)."""
@@ -95,7 +104,9 @@ class _Calibrator:
         return out
 
 
-def _auroc_row(label: str, model: str, y, scores, donors, params: CalibrateParams) -> dict:
+def _auroc_row(label: str, model: str, y, scores, donors, params: CalibrateParams, ev=None) -> dict:
+    if ev is not None:  # primary profiles only: pseudo-replicates are never evaluation units
+        y, scores, donors = y[ev], scores[ev], donors[ev]
     ci = donor_bootstrap(y, scores, donors, params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM))
     a = ci.set_index("metric").loc["auroc"]
     return {
@@ -117,9 +128,12 @@ def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def calibrate(ps: ProfileSet, params: CalibrateParams | None = None) -> CalibrationResult:
     """Cross-fit every method, evaluate it against raw pseudo-bulk on the same folds, keep the first method's counts."""
     params = params or CalibrateParams()
+    # calibrated counts at bulk depth: pseudo-bulk is thinned to its pair's bulk depth first (as discriminate)
+    ps = depth_match(ps, params.depth_match, params.seed)
     x = ps.logcpm()
     y = ps.y
     donors = ps.donors
+    ev = evaluation_rows(ps)
     pairs = ps.matched_pairs()
     if len(pairs) < 3:
         raise StageSkipped(
@@ -132,16 +146,18 @@ def calibrate(ps: ProfileSet, params: CalibrateParams | None = None) -> Calibrat
     rows, raw_scores = [], {}
     for name, model in models.items():
         raw_scores[name] = cross_validate(x, y, folds, model, params.n_genes, params.seed).scores
-        rows.append(_auroc_row("raw", name, y, raw_scores[name], donors, params))
+        rows.append(_auroc_row("raw", name, y, raw_scores[name], donors, params, ev))
     pair_table = pairs.assign(fold=folds[pairs["bulk"].to_numpy()])
     pair_table["r_raw"] = _pearson_rows(x[pairs["bulk"]], x[pairs["pb"]])
 
     heldout: dict[str, np.ndarray] = {}
     full_models: dict[str, Calibration] = {}
+    choices: dict[str, list[str]] = {}
     for method in params.methods:
         cal = _Calibrator(ps, x, method, params.ridge)
         heldout[method] = cal.crossfit(all_rows, folds)
         full_models[method] = cal.fit(all_rows)
+        choices[method] = list(cal.choices)
 
         def fold_data(train, test, cal=cal):
             inner = donor_folds(donors[train], params.n_folds, params.seed)
@@ -149,7 +165,7 @@ def calibrate(ps: ProfileSet, params: CalibrateParams | None = None) -> Calibrat
 
         for name, model in models.items():
             s = cross_validate(x, y, folds, model, params.n_genes, params.seed, fold_data=fold_data).scores
-            rows.append(_auroc_row(method, name, y, s, donors, params))
+            rows.append(_auroc_row(method, name, y, s, donors, params, ev))
         pair_table[f"r_{method}"] = _pearson_rows(x[pairs["bulk"]], heldout[method][pairs["pb"]])
 
     metrics = pd.DataFrame(rows)
@@ -176,6 +192,12 @@ def calibrate(ps: ProfileSet, params: CalibrateParams | None = None) -> Calibrat
         gene_table[f"intercept_{method}"] = m.intercept
         gene_table[f"slope_{method}"] = m.slope
     summary = _summary(ps, params, metrics, pair_table, primary, folds, len(pairs))
+    if "auto" in choices:
+        picks = choices["auto"]
+        summary["auto_choices"] = {c: picks.count(c) for c in sorted(set(picks))}
+        summary["auto_full_data_choice"] = full_models["auto"].method
+    summary["depth_match"] = params.depth_match
+    summary["n_evaluated"] = int(ev.sum())
     for df in (metrics, pair_table, gene_table):
         df.insert(0, "dataset", ps.dataset)
     pair_table = pair_table.rename(columns={"bulk": "bulk_row", "pb": "pseudobulk_row"})

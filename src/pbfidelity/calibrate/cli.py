@@ -26,10 +26,10 @@ def _methods(text: str) -> tuple[str, ...]:
     from pbfidelity.calibrate.models import METHODS
 
     values = tuple(v.strip() for v in text.split(",") if v.strip())
-    bad = [v for v in values if v not in METHODS]
+    bad = [v for v in values if v not in (*METHODS, "auto")]
     if not values or bad:
         raise argparse.ArgumentTypeError(
-            f"methods must be a comma-separated subset of {list(METHODS)}, got {text!r}"
+            f"methods must be a comma-separated subset of {['auto', *METHODS]}, got {text!r}"
         )
     return tuple(dict.fromkeys(values))
 
@@ -43,8 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--methods",
         type=_methods,
-        default=("scale", "offset", "linear"),
-        help="calibration methods to evaluate; the first one's counts are written",
+        default=("auto", "scale", "offset", "linear"),
+        help="calibration methods to evaluate; the first one's counts are written. auto: method and strength "
+        "chosen by cross-validation over the training donors' pairs, identity included (null-safe)",
     )
     add_validation_arguments(p)
     p.add_argument("--ridge", type=float, default=1.0, help="ridge penalty pulling linear slopes towards 1")
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.n_bootstrap,
         ridge=args.ridge,
         seed=args.seed,
+        depth_match=args.depth_match,
     )
     sets, skipped = load_profile_sets(args.profiles, args.pb_method, not args.no_replicates)
     results = []

@@ -1,8 +1,12 @@
 """Bulk-vs-pseudo-bulk discrimination of one dataset, and generalisation across datasets (pure functions).
 
-Protocol: donor-grouped K-fold (``n_folds``, leave-one-donor-out when there are fewer donors); within each
-fold the top-variance genes of the training profiles are selected; XGBoost and two baselines are fitted on
-the same folds; metrics come from pooled out-of-fold scores with donor-bootstrap CIs. The permutation test
+Protocol: pseudo-bulk and bulk are first depth-matched (seeded binomial thinning, :mod:`.depth`; the raw-depth
+analysis is reported beside it); donor-grouped K-fold (``n_folds``, leave-one-donor-out when there are fewer
+donors); within each fold the top-variance genes of the training profiles are selected; XGBoost and two
+baselines are fitted on the same folds, and a covariate-only baseline (library size, spike-in %, mito %, ribo %,
+genes detected) on the same folds; metrics come from pooled out-of-fold scores of the *primary* profiles only
+(pseudo-replicates train, never count as evaluation units), with donor-bootstrap CIs and an exact paired
+interval that stays valid when every held-out pair is separated (:func:`.stats.paired_concordance_interval`). The permutation test
 reruns the whole cross-validation with labels shuffled within donor (the fast XGBoost configuration on the
 top ``permutation_genes`` genes, compared with the same configuration on the true labels). The learning curve
 reruns the XGBoost cross-validation with fewer top-variance genes.
@@ -16,7 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pbfidelity.discriminate.covariates import covariate_baseline, technical_covariates
 from pbfidelity.discriminate.crossval import cross_validate, top_variance_genes
+from pbfidelity.discriminate.depth import depth_match
 from pbfidelity.discriminate.folds import (
     BOOTSTRAP_STREAM,
     PERMUTATION_STREAM,
@@ -34,7 +40,16 @@ from pbfidelity.discriminate.models import (
 )
 from pbfidelity.discriminate.profiles import ProfileSet
 from pbfidelity.discriminate.shap import gene_importance, top_genes
-from pbfidelity.discriminate.stats import auroc, donor_bootstrap, permutation_p_value, roc_points
+from pbfidelity.discriminate.stats import (
+    auroc,
+    donor_bootstrap,
+    genes_separating_alone,
+    pair_distance_ratio,
+    paired_concordance_interval,
+    permutation_p_value,
+    probability_scores,
+    roc_points,
+)
 from pbfidelity.normalize import log1p_cpm
 
 log = logging.getLogger("pbfidelity.discriminate")
@@ -55,6 +70,7 @@ class DiscriminateParams:
     seed: int = 42
     xgb: XGBParams = XGB_DEFAULT
     permutation_xgb: XGBParams = XGB_FAST
+    depth_match: str = "paired"
 
 
 @dataclass
@@ -81,23 +97,35 @@ def _models(params: DiscriminateParams) -> dict:
 
 
 def permutation_test(
-    x: np.ndarray, y: np.ndarray, donors: np.ndarray, folds: np.ndarray, params: DiscriminateParams
+    x: np.ndarray,
+    y: np.ndarray,
+    donors: np.ndarray,
+    folds: np.ndarray,
+    params: DiscriminateParams,
+    evaluate: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
-    """Observed AUROC and its null distribution with labels shuffled within donor (same folds, fast model)."""
+    """Observed AUROC and its null distribution with labels shuffled within donor (same folds, fast model),
+    both scored on the ``evaluate`` rows (primary profiles)."""
+    ev = np.ones(len(y), dtype=bool) if evaluate is None else evaluate
     model = xgboost_model(params.permutation_xgb)
     observed = cross_validate(x, y, folds, model, params.permutation_genes, params.seed).scores
-    obs_auc = auroc(y, observed)
+    obs_auc = auroc(y[ev], observed[ev])
     rng = rng_for(params.seed, PERMUTATION_STREAM)
     null = np.empty(params.n_permutations)
     for i in range(params.n_permutations):
         y_perm = permute_within_groups(y, donors, rng)
         s = cross_validate(x, y_perm, folds, model, params.permutation_genes, params.seed).scores
-        null[i] = auroc(y_perm, s)
+        null[i] = auroc(y_perm[ev], s[ev])
     return obs_auc, null
 
 
 def learning_curve(
-    x: np.ndarray, y: np.ndarray, donors: np.ndarray, folds: np.ndarray, params: DiscriminateParams
+    x: np.ndarray,
+    y: np.ndarray,
+    donors: np.ndarray,
+    folds: np.ndarray,
+    params: DiscriminateParams,
+    evaluate: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """XGBoost out-of-fold AUROC (with donor-bootstrap CI) against the number of top-variance genes."""
     n_varying = int(np.sum(x.var(axis=0) > 0))
@@ -108,7 +136,10 @@ def learning_curve(
     rows = []
     for size in sizes:
         cv = cross_validate(x, y, folds, xgboost_model(params.xgb), size, params.seed)
-        ci = donor_bootstrap(y, cv.scores, donors, params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM))
+        ev = np.ones(len(y), dtype=bool) if evaluate is None else evaluate
+        ci = donor_bootstrap(
+            y[ev], cv.scores[ev], donors[ev], params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM)
+        )
         a = ci.set_index("metric").loc["auroc"]
         rows.append({"n_genes": size, "auroc": a["value"], "ci_low": a["ci_low"], "ci_high": a["ci_high"]})
     return pd.DataFrame(rows)
@@ -117,10 +148,14 @@ def learning_curve(
 def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> DiscriminationResult:
     """Run the full protocol on one dataset's profiles."""
     params = params or DiscriminateParams()
+    ps_raw = ps
+    ps = depth_match(ps_raw, params.depth_match, params.seed)
     x = ps.logcpm()
     y = ps.y
     donors = ps.donors
     folds = donor_folds(donors, params.n_folds, params.seed)
+    ev = evaluation_rows(ps)
+    samples = ps.obs["sample"].astype(str).to_numpy()
     n_folds = int(np.unique(folds).size)
     log.info(
         "[%s] %d profiles (%d bulk), %d donors, %d folds",
@@ -137,13 +172,27 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
         if name == "xgboost":
             main = cv
         scores[name] = cv.scores
-        m = donor_bootstrap(y, cv.scores, donors, params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM))
+        m = donor_bootstrap(
+            y[ev], cv.scores[ev], donors[ev], params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM)
+        )
         m.insert(0, "model", name)
         metrics.append(m)
-        r = roc_points(y, cv.scores)
+        r = roc_points(y[ev], cv.scores[ev])
         r.insert(0, "model", name)
         rocs.append(r)
     assert main is not None and main.contributions is not None
+    # the covariate-only baseline: raw-depth covariates (what depth matching removes), same folds
+    cov = technical_covariates(ps_raw)
+    cov_scores, single_cov = covariate_baseline(cov, y, folds, ev)
+    scores["covariates"] = cov_scores
+    m = donor_bootstrap(
+        y[ev], cov_scores[ev], donors[ev], params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM)
+    )
+    m.insert(0, "model", "covariates")
+    metrics.append(m)
+    r = roc_points(y[ev], cov_scores[ev])
+    r.insert(0, "model", "covariates")
+    rocs.append(r)
     metrics_df = pd.concat(metrics, ignore_index=True)
     roc_df = pd.concat(rocs, ignore_index=True)
 
@@ -151,7 +200,7 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
     top = top_genes(importance, params.top_n)
 
     if params.n_permutations > 0:
-        obs_auc, null = permutation_test(x, y, donors, folds, params)
+        obs_auc, null = permutation_test(x, y, donors, folds, params, ev)
         p_value = permutation_p_value(obs_auc, null)
         perm_df = pd.DataFrame(
             {
@@ -165,7 +214,7 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
         perm_df = pd.DataFrame(columns=["permutation", "auroc", "kind"])
 
     curve = (
-        learning_curve(x, y, donors, folds, params)
+        learning_curve(x, y, donors, folds, params, ev)
         if params.learning_curve
         else pd.DataFrame(columns=["n_genes", "auroc", "ci_low", "ci_high"])
     )
@@ -174,16 +223,110 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
     pred.insert(0, "profile", pred.index.astype(str))
     pred["fold"] = folds
     pred["label"] = y
+    pred["evaluated"] = ev
+    pred["depth_raw"] = ps.obs["depth_raw"].to_numpy()
+    pred["depth_matched"] = ps.obs["depth_matched"].to_numpy()
     for name, s in scores.items():
         pred[f"score_{name}"] = s
+    for c in cov.columns:
+        pred[c] = cov[c].to_numpy()
     pred = pred.reset_index(drop=True)
 
     summary = _summary(ps, params, metrics_df, top, obs_auc, p_value, n_folds, main.selected)
+    summary.update(_honest(ps, ps_raw, params, x, y, ev, folds, donors, samples, scores, cov, single_cov))
+    # the verdict rests on the exact paired bound (valid at the boundary) and the permutation test
+    if summary["verdict_exact"].startswith("distinguishable") and np.isfinite(p_value) and p_value >= 0.05:
+        summary["verdict_exact"] = "no detectable difference: held-out AUROC is compatible with chance"
+    summary["verdict"] = summary["verdict_exact"]
     for df in (metrics_df, roc_df, perm_df, curve, importance, top, pred):
         df.insert(0, "dataset", ps.dataset)
     return DiscriminationResult(
         ps.dataset, metrics_df, roc_df, pred, importance, top, perm_df, curve, summary
     )
+
+
+def evaluation_rows(ps: ProfileSet) -> np.ndarray:
+    """Rows that count as evaluation units: bulk and primary (replicate 0) pseudo-bulk. Pseudo-replicates
+    train the models but are never scored, so they never weigh against bulk in the pooled metrics."""
+    rep = ps.obs["replicate"].to_numpy()
+    ev = (ps.y == 1) | (rep == 0)
+    if not (ev & (ps.y == 0)).any():  # bootstrap-only pseudo-bulk: every row is a unit
+        return np.ones(len(ev), dtype=bool)
+    return ev
+
+
+def _exact(y, s, samples) -> dict:
+    return paired_concordance_interval(y, s, samples)
+
+
+def _honest(ps, ps_raw, params, x, y, ev, folds, donors, samples, scores, cov, single_cov) -> dict:
+    """Boundary-valid intervals, non-saturating effect sizes, the covariate baseline and the raw-depth run."""
+    main = scores["xgboost"]
+    exact = _exact(y[ev], main[ev], samples[ev])
+    prob = probability_scores(y[ev], main[ev])
+    alone = genes_separating_alone(x, y, folds, ev)
+    pairs = ps.matched_pairs()
+    dist = pair_distance_ratio(x, pairs["bulk"].to_numpy(), pairs["pb"].to_numpy())
+    cov_exact = _exact(y[ev], scores["covariates"][ev], samples[ev])
+    cov_auc = auroc(y[ev], scores["covariates"][ev])
+    out: dict = {
+        "depth_match": params.depth_match,
+        "n_evaluated": int(ev.sum()),
+        "n_pseudo_replicates_training_only": int((~ev).sum()),
+        "auroc_exact": {
+            **exact,
+            "method": "Clopper-Pearson over held-out pairs: P(bulk scores above its own "
+            "pseudo-bulk), ties counted half and rounded down; valid when every pair is separated",
+        },
+        "log_loss": prob["log_loss"],
+        "brier": prob["brier"],
+        "log_loss_chance": float(np.log(2)),
+        "n_genes_separating_alone": int(alone.sum()),
+        "genes_separating_alone": [str(g) for g in ps.genes[alone][:20]],
+        "pair_distance": dist,
+        "depth": {
+            "bulk_median_raw": float(np.median(ps.obs["depth_raw"].to_numpy()[y == 1])),
+            "pseudobulk_median_raw": float(np.median(ps.obs["depth_raw"].to_numpy()[y == 0])),
+            "bulk_median_matched": float(np.median(ps.obs["depth_matched"].to_numpy()[y == 1])),
+            "pseudobulk_median_matched": float(np.median(ps.obs["depth_matched"].to_numpy()[y == 0])),
+        },
+        "covariate_baseline": {
+            "auroc": cov_auc,
+            "auroc_exact": cov_exact,
+            "single_covariate_auroc": single_cov,
+            "covariates": list(cov.columns),
+            "source": cov.attrs.get("source", {}),
+            "separates": bool(cov_exact["lower_bound"] > 0.5),
+        },
+    }
+    if params.depth_match != "none":
+        xr = ps_raw.logcpm()
+        s_raw = cross_validate(xr, y, folds, xgboost_model(params.xgb), params.n_genes, params.seed).scores
+        ci = donor_bootstrap(
+            y[ev], s_raw[ev], donors[ev], params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM)
+        )
+        a = ci.set_index("metric").loc["auroc"]
+        out["raw_depth"] = {
+            "auroc": float(a["value"]),
+            "ci_low": float(a["ci_low"]),
+            "ci_high": float(a["ci_high"]),
+            "auroc_exact": _exact(y[ev], s_raw[ev], samples[ev]),
+            **probability_scores(y[ev], s_raw[ev]),
+        }
+    n_pairs = exact["n_pairs"]
+    lb = exact["lower_bound"]
+    min_pairs = int(np.ceil(np.log(0.05) / np.log(0.5)))  # all pairs separated still needs 5 pairs
+    if n_pairs < min_pairs:
+        verdict = (
+            f"underpowered: {n_pairs} held-out pair(s); even perfect separation cannot exclude chance "
+            f"(needs >= {min_pairs} pairs)"
+        )
+    elif lb > 0.5:
+        verdict = "distinguishable: a classifier tells bulk from pseudo-bulk on held-out donors"
+    else:
+        verdict = "no detectable difference: held-out AUROC is compatible with chance"
+    out["verdict_exact"] = verdict
+    return out
 
 
 def _summary(ps, params, metrics_df, top, obs_auc, p_value, n_folds, selected) -> dict:

@@ -51,6 +51,13 @@ def add_validation_arguments(p: argparse.ArgumentParser) -> None:
         help="pseudo-bulk method (obs pb_method) to compare with bulk; auto: proportion, else sum",
     )
     p.add_argument("--no-replicates", action="store_true", help="leave bootstrap pseudo-replicates out")
+    p.add_argument(
+        "--depth-match",
+        choices=("paired", "min", "none"),
+        default="paired",
+        help="binomial thinning before the primary analysis: each pair to its shallower profile's depth "
+        "(paired), every profile to the dataset's shallowest (min), or none; the raw-depth AUROC is reported beside",
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,6 +105,7 @@ def _params(args: argparse.Namespace):
         learning_curve=tuple(args.learning_curve),
         baselines=not args.no_baselines,
         seed=args.seed,
+        depth_match=args.depth_match,
     )
 
 

@@ -106,3 +106,94 @@ def permutation_p_value(observed: float, null: np.ndarray) -> float:
     null = np.asarray(null, dtype=float)
     null = null[np.isfinite(null)]
     return float((1 + np.sum(null >= observed - 1e-12)) / (1 + null.size))
+
+
+def paired_concordance_interval(
+    y: np.ndarray, score: np.ndarray, samples: np.ndarray, level: float = 0.95
+) -> dict[str, float]:
+    """An AUROC-type interval that stays valid at the boundary: exact binomial over independent pairs.
+
+    For every sample with a bulk and a pseudo-bulk profile among the rows, the pair is *concordant* when the
+    bulk profile scores above its own pseudo-bulk (ties count half). The concordance probability is the paired
+    AUROC; with ``k`` concordant of ``n`` pairs (ties rounded down, so the bound is conservative) the
+    Clopper-Pearson interval is exact, and the one-sided lower bound stays below 1 when every pair is
+    separated (21 of 21 -> 0.867 at 95 %). Returns concordance, two-sided ``ci_low``/``ci_high``, the one-sided
+    ``lower_bound`` and ``n_pairs``.
+    """
+    from scipy.stats import beta
+
+    y = np.asarray(y).astype(bool)
+    score = np.asarray(score, dtype=float)
+    samples = np.asarray(samples).astype(str)
+    wins = 0.0
+    n = 0
+    for s in np.unique(samples):
+        rows = samples == s
+        b, p = score[rows & y], score[rows & ~y]
+        if b.size == 0 or p.size == 0:
+            continue
+        n += 1
+        wins += float(np.mean((b[:, None] > p[None, :]) + 0.5 * (b[:, None] == p[None, :])))
+    if n == 0:
+        nan = float("nan")
+        return {"concordance": nan, "ci_low": nan, "ci_high": nan, "lower_bound": nan, "n_pairs": 0}
+    k = int(np.floor(wins + 1e-9))
+    alpha = 1 - level
+    lo = float(beta.ppf(alpha / 2, k, n - k + 1)) if k > 0 else 0.0
+    hi = float(beta.ppf(1 - alpha / 2, k + 1, n - k)) if k < n else 1.0
+    lb = float(beta.ppf(alpha, k, n - k + 1)) if k > 0 else 0.0
+    return {"concordance": wins / n, "ci_low": lo, "ci_high": hi, "lower_bound": lb, "n_pairs": n}
+
+
+def probability_scores(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """Held-out log-loss and Brier score of probability scores (they keep growing apart past AUROC 1)."""
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    y = np.asarray(y).astype(int)
+    p = np.clip(np.asarray(score, dtype=float), 1e-6, 1 - 1e-6)
+    if np.unique(y).size < 2:
+        return {"log_loss": float("nan"), "brier": float("nan")}
+    return {"log_loss": float(log_loss(y, p, labels=[0, 1])), "brier": float(brier_score_loss(y, p))}
+
+
+def genes_separating_alone(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray, evaluate: np.ndarray
+) -> np.ndarray:
+    """Boolean per gene: a one-gene threshold learnt on each training fold separates that fold's held-out
+    (``evaluate``) profiles perfectly, in every fold. The threshold is the midpoint between the classes'
+    training ranges, so a gene qualifies only when it also separates the training profiles."""
+    y = np.asarray(y).astype(bool)
+    ok = np.ones(x.shape[1], dtype=bool)
+    for k in np.unique(folds):
+        tr, te = folds != k, (folds == k) & evaluate
+        if not te.any() or np.unique(y[tr]).size < 2:
+            continue
+        b, p = x[tr & y], x[tr & ~y]
+        up = b.min(axis=0) > p.max(axis=0)  # bulk above pseudo-bulk in training
+        down = b.max(axis=0) < p.min(axis=0)
+        thr = np.where(up, (b.min(axis=0) + p.max(axis=0)) / 2, (b.max(axis=0) + p.min(axis=0)) / 2)
+        xt, yt = x[te], y[te]
+        pred_up = xt > thr
+        correct = np.where(up, (pred_up == yt[:, None]).all(axis=0), (~pred_up == yt[:, None]).all(axis=0))
+        ok &= (up | down) & correct
+    return ok
+
+
+def pair_distance_ratio(x: np.ndarray, bulk_rows: np.ndarray, pb_rows: np.ndarray) -> dict[str, float]:
+    """Median matched-pair distance (1 - Pearson r of log-CPM, bulk vs its own pseudo-bulk) over the median
+    distance between a bulk profile and other samples' pseudo-bulk. Near 1: a sample's pseudo-bulk is no closer
+    to its own bulk than to other donors' bulk; near 0: pairs are almost identical."""
+    if len(bulk_rows) < 2:
+        return {"matched": float("nan"), "between": float("nan"), "ratio": float("nan")}
+    a = x[bulk_rows] - x[bulk_rows].mean(axis=1, keepdims=True)
+    b = x[pb_rows] - x[pb_rows].mean(axis=1, keepdims=True)
+    a /= np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b /= np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    d = 1.0 - a @ b.T
+    matched = float(np.median(np.diag(d)))
+    between = float(np.median(d[~np.eye(len(d), dtype=bool)]))
+    return {
+        "matched": matched,
+        "between": between,
+        "ratio": matched / between if between > 0 else float("nan"),
+    }

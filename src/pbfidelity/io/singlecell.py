@@ -21,7 +21,6 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 import pandas as pd
-import scipy.io
 import scipy.sparse as sp
 
 from pbfidelity.errors import UserError
@@ -203,7 +202,13 @@ class SingleCellSource:
 
     def read_rows(self, start: int, stop: int) -> sp.csr_matrix:
         """Rows ``start:stop`` as CSR (checked to be non-negative integers)."""
-        block = self._read_rows_unchecked(start, stop)
+        try:
+            block = self._read_rows_unchecked(start, stop)
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            raise UserError(
+                f"{self.path}: cannot read cells {start}-{stop} of {self.matrix_name} ({type(exc).__name__}: {exc}); "
+                "the file is truncated or corrupt"
+            ) from None
         _check_integer(self.path, self.matrix_name, block.data, start)
         return block
 
@@ -360,7 +365,7 @@ def _h5ad_source(path: Path, layer: str | None = None) -> SingleCellSource:
     except UserError:
         f.close()
         raise
-    except (KeyError, OSError, ValueError, TypeError) as exc:
+    except Exception as exc:  # h5py and anndata's IO registry raise many types for corrupt or odd files
         f.close()
         raise UserError(f"{path}: cannot read .h5ad ({type(exc).__name__}: {exc})") from None
     obs.index = obs.index.astype(str)
@@ -382,16 +387,46 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
                 "only the CellRanger >= 3 layout (group 'matrix') is supported"
             )
         g = f["matrix"]
+
+        def text(ds) -> list[str]:
+            return [x.decode() if isinstance(x, bytes) else str(x) for x in np.asarray(ds[()]).ravel()]
+
         try:
-            n_genes, n_cells = (int(x) for x in g["shape"][()])
-            mat = sp.csc_matrix((g["data"][()], g["indices"][()], g["indptr"][()]), shape=(n_genes, n_cells))
+            n_genes, n_cells = (int(x) for x in np.asarray(g["shape"][()]).ravel())
             feats = g["features"]
-            ids = [x.decode() for x in feats["id"][()]]
-            names = [x.decode() for x in feats["name"][()]] if "name" in feats else None
-            ftype = [x.decode() for x in feats["feature_type"][()]] if "feature_type" in feats else None
-            barcodes = [x.decode() for x in g["barcodes"][()]]
+            ids = text(feats["id"])
+            names = text(feats["name"]) if "name" in feats else None
+            ftype = text(feats["feature_type"]) if "feature_type" in feats else None
+            barcodes = text(g["barcodes"])
+            for what, values in (
+                ("features/id", ids),
+                ("features/name", names),
+                ("features/feature_type", ftype),
+            ):
+                if values is not None and len(values) != n_genes:
+                    raise UserError(
+                        f"{path}: 10x HDF5 {what} has {len(values)} entries but shape says {n_genes} genes"
+                    )
+            if len(barcodes) != n_cells:
+                raise UserError(
+                    f"{path}: 10x HDF5 has {len(barcodes)} barcodes but shape says {n_cells} cells"
+                )
+            mat = sp.csc_matrix((g["data"][()], g["indices"][()], g["indptr"][()]), shape=(n_genes, n_cells))
+            mat.check_format(full_check=True)
+        except UserError:
+            raise
         except KeyError as exc:
             raise UserError(f"{path}: 10x HDF5 lacks dataset {exc}") from None
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,
+            UnicodeDecodeError,
+            OSError,
+            RuntimeError,
+            IndexError,
+        ) as exc:
+            raise UserError(f"{path}: malformed 10x HDF5 matrix ({type(exc).__name__}: {exc})") from None
     X = mat.T.tocsr()
     keep = np.array([t == "Gene Expression" for t in ftype]) if ftype else np.ones(len(ids), bool)
     X = X[:, np.flatnonzero(keep)]
@@ -413,15 +448,72 @@ def _find(folder: Path, names: tuple[str, ...]) -> Path:
     raise UserError(f"{folder}: 10x mtx folder lacks {' or '.join(names)} (optionally .gz)")
 
 
+def read_mtx(mtx: Path) -> sp.coo_matrix:
+    """A Matrix Market ``coordinate`` file (plain or gzipped; integer/real/pattern, general) as COO.
+
+    Parsed with pandas rather than ``scipy.io.mmread``: scipy's C++ reader aborted the whole process on
+    malformed input (std::terminate on a stream without the banner; a sporadic SIGFPE), found by fuzzing.
+    """
+    try:
+        with gzip.open(mtx, "rt") if mtx.name.endswith(".gz") else open(mtx) as fh:
+            banner = fh.readline()
+            if not banner.lower().startswith("%%matrixmarket"):
+                raise UserError(
+                    f"{mtx}: not a Matrix Market file (first line must start with %%MatrixMarket)"
+                )
+            words = banner.lower().split()
+            if len(words) < 5 or words[1] != "matrix" or words[2] != "coordinate":
+                raise UserError(
+                    f"{mtx}: only 'matrix coordinate' Matrix Market files are supported (got {banner.strip()!r})"
+                )
+            field, symmetry = words[3], words[4]
+            if field not in ("integer", "real", "pattern") or symmetry != "general":
+                raise UserError(f"{mtx}: unsupported Matrix Market field/symmetry {field!r}/{symmetry!r}")
+            lineno, line = 1, ""
+            for line in fh:
+                lineno += 1
+                if line.strip() and not line.startswith("%"):
+                    break
+            else:
+                raise UserError(f"{mtx}: no size line after the Matrix Market header")
+            size = line.split()
+            if len(size) != 3 or not all(x.isdigit() for x in size):
+                raise UserError(
+                    f"{mtx}: line {lineno}: size line must be 'rows columns entries', got {line.strip()!r}"
+                )
+            n_rows, n_cols, nnz = (int(x) for x in size)
+            ncol = 2 if field == "pattern" else 3
+            try:
+                t = pd.read_csv(fh, sep=r"\s+", header=None, comment="%", engine="c", dtype=str)
+            except pd.errors.EmptyDataError:
+                t = pd.DataFrame(columns=range(ncol))
+    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise UserError(f"{mtx}: cannot read Matrix Market file ({exc})") from None
+    if t.shape[0] != nnz or (t.shape[0] and t.shape[1] != ncol):
+        raise UserError(
+            f"{mtx}: the size line announces {nnz} entries of {ncol} fields; found {t.shape[0]} rows of "
+            f"{t.shape[1]} fields"
+        )
+    ij = t.iloc[:, :2].apply(pd.to_numeric, errors="coerce") if nnz else pd.DataFrame(np.zeros((0, 2)))
+    if ij.isna().to_numpy().any() or ((ij % 1) != 0).to_numpy().any():
+        raise UserError(f"{mtx}: row/column indices must be integers")
+    i, j = ij.iloc[:, 0].to_numpy(np.int64) - 1, ij.iloc[:, 1].to_numpy(np.int64) - 1
+    if nnz and (i.min() < 0 or j.min() < 0 or i.max() >= n_rows or j.max() >= n_cols):
+        raise UserError(f"{mtx}: an entry's index lies outside the {n_rows} x {n_cols} matrix")
+    if field == "pattern":
+        v = np.ones(nnz)
+    else:
+        v = pd.to_numeric(t.iloc[:, 2], errors="coerce").to_numpy(np.float64) if nnz else np.zeros(0)
+        if np.isnan(v).any():
+            raise UserError(f"{mtx}: non-numeric value in the entries")
+    return sp.coo_matrix((v, (i, j)), shape=(n_rows, n_cols))
+
+
 def _mtx_source(folder: Path) -> SingleCellSource:
     mtx = _find(folder, ("matrix.mtx",))
     feats = _find(folder, ("features.tsv", "genes.tsv"))
     bcs = _find(folder, ("barcodes.tsv",))
-    try:
-        with gzip.open(mtx, "rb") if mtx.name.endswith(".gz") else open(mtx, "rb") as fh:
-            m = scipy.io.mmread(fh)
-    except (ValueError, OSError, EOFError) as exc:
-        raise UserError(f"{mtx}: cannot parse Matrix Market file ({exc})") from None
+    m = read_mtx(mtx)
     features = pd.read_csv(feats, sep="\t", header=None, dtype=str)
     barcodes = pd.read_csv(bcs, sep="\t", header=None, dtype=str)[0]
     if m.shape != (len(features), len(barcodes)):
@@ -488,7 +580,7 @@ def _csv_source(path: Path) -> SingleCellSource:
     if values.isna().to_numpy().any():
         r, c = np.argwhere(values.isna().to_numpy())[0]
         raise UserError(f"{path}: gene '{df.index[r]}', cell '{df.columns[c]}': missing or non-numeric value")
-    X = sp.csr_matrix(values.to_numpy().T)
+    X = sp.csr_matrix(values.to_numpy(dtype=np.float64).T)
     cells = pd.Index(df.columns.astype(str), name="barcode")
     side = obs_table_for(path)
     obs = _read_obs_table(side, cells, path) if side is not None else pd.DataFrame(index=cells)

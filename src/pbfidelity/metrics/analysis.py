@@ -12,7 +12,7 @@ from pbfidelity.metrics import components as comps
 from pbfidelity.metrics import correlation as corr
 from pbfidelity.metrics.annotation import gene_attributes
 from pbfidelity.metrics.attributes import attribute_bias
-from pbfidelity.metrics.de import run_deseq2, volcano_points, well_measured
+from pbfidelity.metrics.de import de_definition, run_deseq2, volcano_points, well_measured
 from pbfidelity.metrics.genes import gene_bias, mean_density
 from pbfidelity.metrics.overlap import selection_overlap
 from pbfidelity.metrics.selection import Comparison
@@ -124,6 +124,7 @@ def compute_metrics(
         "de_design": design,
         "de_alpha": params.alpha,
         "de_lfc_threshold": params.lfc_threshold,
+        "de_definition": de_definition(params.alpha, params.lfc_threshold),
         "n_de": n_de,
         "n_de_bulk_up": int((de["direction"] == "bulk_up").sum()),
         "n_de_pseudobulk_up": int((de["direction"] == "pseudobulk_up").sum()),

@@ -155,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
         notes=notes,
     )
     adata, ct_adata = result.adata, result.celltype
-    adata.uns["pbfidelity"]["bulk_rounded"] = rounded
+    # h5ad cannot store a list of dicts: per file in uns, as a list in the summary JSON
+    adata.uns["pbfidelity"]["bulk_rounded"] = {
+        key: [n[key] for n in rounded] for key in ("file", "format", "n_values_rounded")
+    }
     summary = {**result.summary, "bulk_rounded": rounded, "layer": args.layer}
 
     with atomic_outdir(args.outdir) as tmp:

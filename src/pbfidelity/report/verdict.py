@@ -194,7 +194,13 @@ def _calibrate(s: Mapping | None, v: Verdict) -> None:
         drop = raw - cal
     r_raw, r_cal = _num(lookup(s, k["r_raw"])), _num(lookup(s, k["r_cal"]))
     v.values.update(auroc_raw=raw, auroc_calibrated=cal, auroc_drop=drop, r_raw=r_raw, r_calibrated=r_cal)
-    v.cells["Calibration ΔAUROC"] = NOT_REPORTED if drop is None else f"{-drop:+.2f}"
+    ci = s.get("auroc_calibrated_ci") if isinstance(s, Mapping) else None
+    ci_txt = (
+        f" (calibrated AUROC {cal:.3f}, 95% CI {float(ci[0]):.3f} to {float(ci[1]):.3f})"
+        if cal is not None and isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci
+        else ""
+    )
+    v.cells["Calibration ΔAUROC"] = NOT_REPORTED if drop is None else f"{(-drop) + 0.0:+.3f}{ci_txt}"
     parts = []
     if raw is not None and cal is not None:
         parts.append(f"held-out AUROC goes from {raw:.2f} (raw pseudo-bulk) to {cal:.2f} (calibrated)")
@@ -230,6 +236,22 @@ def _ssl(s: Mapping | None, v: Verdict, efficiency: Mapping[str, Any] | None) ->
         v.cells["SSL label efficiency"] = NOT_RUN
         v.sentences.append("Self-supervised phenotype prediction: not run.")
         return
+    statement = s.get("power_statement") if isinstance(s, Mapping) else None
+    if statement:  # the validation-chosen-baseline comparison with power (ssl_power.tsv) says it once
+        better = [
+            r
+            for r in s.get("power") or []
+            if isinstance(r, Mapping)
+            and r.get("call") == "better"
+            and str(r.get("family", "")).startswith("ssl")
+        ]
+        v.cells["SSL label efficiency"] = (
+            f"gains at {len(better)} fraction(s) (best {max(better, key=lambda r: r['diff_mean'])['model']})"
+            if better
+            else "no gain over the chosen baseline"
+        )
+        v.sentences.append(f"Self-supervised learning: {statement}.")
+        return
     eff = _label_efficiency(lookup(s, KEYS["ssl"]["label_efficiency"])) or dict(efficiency or {})
     baseline = lookup(s, KEYS["ssl"]["best_baseline"])
     records = lookup(s, KEYS["ssl"]["label_efficiency"])
@@ -247,6 +269,77 @@ def _ssl(s: Mapping | None, v: Verdict, efficiency: Mapping[str, Any] | None) ->
     )
 
 
+def _driving_classes(metrics: Mapping | None, limit: int = 3) -> list[str]:
+    """Gene classes over-represented among discordant genes (Fisher p < 0.05, odds > 1), strongest first."""
+    recs = (metrics or {}).get("gene_attribute_bias") or []
+    hits = [
+        r
+        for r in recs
+        if isinstance(r, Mapping)
+        and (_num(r.get("de_fisher_p")) or 1.0) < 0.05
+        and (_num(r.get("de_odds_ratio")) or 0.0) > 1
+    ]
+    hits.sort(key=lambda r: _num(r.get("de_fisher_p")) or 1.0)
+    return [f"{r.get('category')} ({r.get('attribute')})" for r in hits[:limit]]
+
+
+def headline(summaries: Mapping[str, Mapping | None]) -> tuple[str, str]:
+    """``(short answer, one plain sentence)``: is pseudo-bulk faithful here, in what, driven by what.
+
+    Built from the discrimination after depth matching and spike-in removal (exact paired interval), the
+    covariate-only baseline, the negative-control floor of the metrics stage and the gene classes enriched among
+    discordant genes; every missing piece is left out rather than guessed.
+    """
+    d = summaries.get("discriminate")
+    if not d:
+        return NOT_RUN, "Answer: the discrimination stage did not run, so there is no verdict on fidelity."
+    verdict = str(d.get("verdict_exact") or d.get("verdict") or "")
+    ex = d.get("auroc_exact") or {}
+    conc, lo, hi = _num(ex.get("concordance")), _num(ex.get("ci_low")), _num(ex.get("ci_high"))
+    depth = d.get("depth_match")
+    interval = (
+        f"paired AUROC {conc:.3f}, exact 95% CI {lo:.3f} to {hi:.3f}"
+        if None not in (conc, lo, hi)
+        else f"AUROC {fmt(d.get('auroc'))} [{fmt(d.get('ci_low'))}, {fmt(d.get('ci_high'))}]"
+    )
+    matched = f" after {'depth matching and ' if depth and depth != 'none' else ''}spike-in removal"
+    if verdict.startswith("distinguishable"):
+        short = "not faithful"
+        text = f"Answer: pseudo-bulk is not a faithful stand-in for bulk here: gene-level profiles{matched} still separate the modalities on held-out donors ({interval})"
+    elif verdict.startswith("underpowered"):
+        short = "underpowered"
+        text = f"Answer: too few pairs to tell ({verdict}; {interval})"
+    else:
+        short = "no detectable difference"
+        text = f"Answer: no detectable difference between bulk and pseudo-bulk{matched} ({interval})"
+    cov = d.get("covariate_baseline") or {}
+    single = cov.get("single_covariate_auroc") or {}
+    if cov:
+        alone = ", ".join(
+            f"{k.replace('log10_', '').replace('pct_', '% ').replace('_', ' ')} {fmt(val, 2)}"
+            for k, val in single.items()
+            if _num(val) is not None
+        )
+        text += (
+            f"; technical covariates alone {'do' if cov.get('separates') else 'do not'} separate them "
+            f"(covariate-only AUROC {fmt(cov.get('auroc'), 2)}{'; ' + alone if alone else ''})"
+        )
+    nc = (summaries.get("metrics") or {}).get("negative_control") or {}
+    ratio = _num(nc.get("distance_ratio_depth_matched", nc.get("distance_ratio")))
+    if ratio is not None:
+        text += f"; matched pairs differ {ratio:.2f}× as much as two halves of the same cells (negative-control floor)"
+        nc_auc = _num(nc.get("auroc"))
+        if nc_auc is not None and nc_auc >= 0.9:
+            text += (
+                f", but the halves themselves are separable (AUROC {nc_auc:.2f}), so different cells alone could "
+                "explain a separation in this design"
+            )
+    classes = _driving_classes(summaries.get("metrics"))
+    if classes and short == "not faithful":
+        text += "; discordant genes are enriched in " + ", ".join(classes)
+    return short, text + "."
+
+
 def dataset_verdict(
     dataset: str,
     summaries: Mapping[str, Mapping | None],
@@ -254,6 +347,9 @@ def dataset_verdict(
 ) -> Verdict:
     """Overview of one dataset from ``{stage: summary or None}`` (a missing stage is "not run")."""
     v = Verdict(dataset)
+    short, sentence = headline(summaries)
+    v.cells["Answer"] = short
+    v.sentences.append(sentence)
     _metrics(summaries.get("metrics"), v)
     _discriminate(summaries.get("discriminate"), v)
     _calibrate(summaries.get("calibrate"), v)
@@ -262,6 +358,7 @@ def dataset_verdict(
 
 
 OVERVIEW_COLUMNS = (
+    "Answer",
     "Matched-pair r",
     "AUROC (95% CI)",
     "Permutation p",

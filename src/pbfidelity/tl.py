@@ -1,0 +1,83 @@
+"""Python API, tools (scanpy style): the analyses of a profiles AnnData (see :func:`pbfidelity.pp.build_profiles`).
+
+Thin wrappers around the stages' pure functions (the CLI adapters call the same functions): options are
+keyword-only and are the fields of each stage's parameter dataclass. ``deconvolve`` joins here once the
+deconvolution stage exists (``pbf.tl.deconvolve``).
+"""
+
+from __future__ import annotations
+
+import anndata as ad
+
+__all__ = ["calibrate", "discriminate", "fidelity"]
+
+
+def fidelity(
+    profiles: ad.AnnData,
+    *,
+    dataset: str | None = None,
+    pb_method: str | None = None,
+    annotation=None,
+    **params,
+):
+    """Fidelity metrics of the primary comparison (correlations, gene biases, PCA, DESeq2, attributes).
+
+    ``params``: fields of :class:`pbfidelity.metrics.analysis.MetricsParams` (e.g. ``n_permutations``,
+    ``seed``). Returns a :class:`~pbfidelity.metrics.analysis.MetricsResult` (``tables`` dict of DataFrames,
+    ``summary``).
+    """
+    from pbfidelity.metrics.analysis import MetricsParams, compute_metrics
+    from pbfidelity.metrics.selection import primary_comparison
+
+    comp = primary_comparison(profiles, dataset, pb_method, "profiles")
+    return compute_metrics(comp, MetricsParams(**params), annotation)
+
+
+def _profile_set(profiles: ad.AnnData, dataset: str | None, pb_method: str, replicates: bool):
+    from pbfidelity.discriminate.profiles import dataset_names, select_profiles
+    from pbfidelity.errors import UserError
+
+    names = list(dataset_names(profiles))
+    if dataset is None:
+        if len(names) != 1:
+            raise UserError(f"profiles hold datasets {names}; choose one with dataset=")
+        dataset = names[0]
+    return select_profiles(profiles, dataset, pb_method, replicates)
+
+
+def discriminate(
+    profiles: ad.AnnData,
+    *,
+    dataset: str | None = None,
+    pb_method: str = "auto",
+    replicates: bool = True,
+    **params,
+):
+    """Can a classifier tell bulk from pseudo-bulk? Donor-grouped cross-validation, CIs, SHAP genes.
+
+    ``params``: fields of :class:`pbfidelity.discriminate.analysis.DiscriminateParams` (e.g. ``n_folds``,
+    ``n_permutations``, ``seed``). Returns a :class:`~pbfidelity.discriminate.analysis.DiscriminationResult`.
+    """
+    from pbfidelity.discriminate.analysis import DiscriminateParams
+    from pbfidelity.discriminate.analysis import discriminate as _discriminate
+
+    return _discriminate(_profile_set(profiles, dataset, pb_method, replicates), DiscriminateParams(**params))
+
+
+def calibrate(
+    profiles: ad.AnnData,
+    *,
+    dataset: str | None = None,
+    pb_method: str = "auto",
+    replicates: bool = True,
+    **params,
+):
+    """Gene-wise calibration of pseudo-bulk towards bulk, fitted on training donors, judged on held-out ones.
+
+    ``params``: fields of :class:`pbfidelity.calibrate.analysis.CalibrateParams` (e.g. ``methods``,
+    ``n_folds``, ``seed``). Returns a :class:`~pbfidelity.calibrate.analysis.CalibrationResult`.
+    """
+    from pbfidelity.calibrate.analysis import CalibrateParams
+    from pbfidelity.calibrate.analysis import calibrate as _calibrate
+
+    return _calibrate(_profile_set(profiles, dataset, pb_method, replicates), CalibrateParams(**params))
