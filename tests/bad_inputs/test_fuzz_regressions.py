@@ -59,6 +59,30 @@ def _corrupt_h5ad(d: Path) -> str:
     return "sc.h5ad"
 
 
+def _mtx_empty_features(d: Path) -> str:
+    name = _mtx_dir(d, "%%MatrixMarket matrix coordinate integer general\n0 0 0\n")
+    (d / "mtx" / "features.tsv").write_text("")  # pandas EmptyDataError escaped the reader
+    (d / "mtx" / "barcodes.tsv").write_text("")
+    return name
+
+
+def _tenx_corrupt_metadata(d: Path) -> str:
+    name = _tenx(d)
+    raw = bytearray((d / name).read_bytes())
+    raw[17] = 1  # h5py raised RuntimeError (addr overflow) on `"matrix" in f`, before any read was guarded
+    (d / name).write_bytes(bytes(raw))
+    return name
+
+
+def _h5ad_var_as_array(d: Path) -> str:
+    p = d / "sc.h5ad"
+    ad.AnnData(sp.csr_matrix(np.ones((2, 2), dtype=np.float32)), obs=pd.DataFrame(index=["a", "b"])).write_h5ad(p)
+    with h5py.File(p, "r+") as f:  # var stored as a plain array: the reader died on `var.index`
+        del f["var"]
+        f["var"] = np.array([1, 2])
+    return "sc.h5ad"
+
+
 def _dup_header_csv(d: Path) -> str:
     (d / "cells.csv").write_text("gene_id,gene_id")  # header only, duplicated: object dtype reached scipy
     return "cells.csv"
@@ -85,6 +109,10 @@ CASES = {
     "tenx_ids_short": (lambda d: _tenx(d, **{"features/id": np.array([b"G1"])}), "features/id has 1 entries"),
     "h5ad_corrupt_superblock": (_corrupt_h5ad, "sc.h5ad"),
     "csv_duplicated_header_only": (_dup_header_csv, None),
+    # found by a 400-example session (PBF_FUZZ_EXAMPLES=400), 2026-12-03
+    "mtx_empty_features_and_barcodes": (_mtx_empty_features, "features.tsv: empty file"),
+    "tenx_corrupt_metadata": (_tenx_corrupt_metadata, "sc.h5"),
+    "h5ad_var_not_a_dataframe": (_h5ad_var_as_array, "var is stored as ndarray"),
 }
 
 

@@ -362,6 +362,11 @@ def _h5ad_source(path: Path, layer: str | None = None) -> SingleCellSource:
             shape_attr = elem.shape
         if tuple(shape_attr) != shape:
             raise UserError(f"{path}: {name} has shape {tuple(shape_attr)} but obs x var is {shape}")
+        for what, frame in (("obs", obs), ("var", var)):
+            if not isinstance(frame, pd.DataFrame):
+                raise UserError(
+                    f"{path}: {what} is stored as {type(frame).__name__}, not a dataframe (not a valid .h5ad)"
+                )
     except UserError:
         f.close()
         raise
@@ -380,7 +385,11 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
     except OSError as exc:
         raise UserError(f"{path}: cannot open as a 10x HDF5 file ({exc})") from None
     with f:
-        if "matrix" not in f:
+        try:
+            has_matrix = "matrix" in f
+        except (RuntimeError, OSError, KeyError, ValueError) as exc:  # corrupt HDF5 metadata
+            raise UserError(f"{path}: malformed 10x HDF5 file ({type(exc).__name__}: {exc})") from None
+        if not has_matrix:
             groups = list(f.keys())
             raise UserError(
                 f"{path}: 10x HDF5 in the CellRanger v2 layout (genome group(s) {groups}); "
@@ -509,13 +518,23 @@ def read_mtx(mtx: Path) -> sp.coo_matrix:
     return sp.coo_matrix((v, (i, j)), shape=(n_rows, n_cols))
 
 
+def _read_mtx_table(path: Path) -> pd.DataFrame:
+    """features.tsv / barcodes.tsv of a 10x mtx folder (no header); UserError when empty or unreadable."""
+    try:
+        return pd.read_csv(path, sep="\t", header=None, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: empty file (one line per feature or barcode expected)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        raise UserError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+
+
 def _mtx_source(folder: Path) -> SingleCellSource:
     mtx = _find(folder, ("matrix.mtx",))
     feats = _find(folder, ("features.tsv", "genes.tsv"))
     bcs = _find(folder, ("barcodes.tsv",))
     m = read_mtx(mtx)
-    features = pd.read_csv(feats, sep="\t", header=None, dtype=str)
-    barcodes = pd.read_csv(bcs, sep="\t", header=None, dtype=str)[0]
+    features = _read_mtx_table(feats)
+    barcodes = _read_mtx_table(bcs)[0]
     if m.shape != (len(features), len(barcodes)):
         raise UserError(
             f"{mtx}: matrix shape {m.shape} does not match {len(features)} features x "
