@@ -76,7 +76,9 @@ def _tenx_corrupt_metadata(d: Path) -> str:
 
 def _h5ad_var_as_array(d: Path) -> str:
     p = d / "sc.h5ad"
-    ad.AnnData(sp.csr_matrix(np.ones((2, 2), dtype=np.float32)), obs=pd.DataFrame(index=["a", "b"])).write_h5ad(p)
+    ad.AnnData(
+        sp.csr_matrix(np.ones((2, 2), dtype=np.float32)), obs=pd.DataFrame(index=["a", "b"])
+    ).write_h5ad(p)
     with h5py.File(p, "r+") as f:  # var stored as a plain array: the reader died on `var.index`
         del f["var"]
         f["var"] = np.array([1, 2])
