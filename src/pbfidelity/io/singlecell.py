@@ -53,6 +53,10 @@ def _check_integer(path: Path, where: str, data: np.ndarray, first_row: int) -> 
 def _check_integer_slice(path: Path, where: str, data: np.ndarray, first_row: int) -> None:
     if data.size == 0:
         return
+    if not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
+        raise UserError(f"{path}: {where} holds non-numeric values (dtype {data.dtype}); raw counts are needed")
+    if np.issubdtype(data.dtype, np.complexfloating):
+        raise UserError(f"{path}: {where} holds complex numbers; raw counts are needed")
     if np.issubdtype(data.dtype, np.integer):
         if (data < 0).any():
             raise UserError(f"{path}: {where} holds negative values; raw counts are needed")
@@ -422,6 +426,9 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
                 )
             mat = sp.csc_matrix((g["data"][()], g["indices"][()], g["indptr"][()]), shape=(n_genes, n_cells))
             mat.check_format(full_check=True)
+            if not np.issubdtype(mat.dtype, np.number) or np.issubdtype(mat.dtype, np.complexfloating):
+                raise UserError(f"{path}: 10x HDF5 matrix/data holds non-numeric values (dtype {mat.dtype})")
+            X = mat.T.tocsr()
         except UserError:
             raise
         except KeyError as exc:
@@ -436,7 +443,6 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
             IndexError,
         ) as exc:
             raise UserError(f"{path}: malformed 10x HDF5 matrix ({type(exc).__name__}: {exc})") from None
-    X = mat.T.tocsr()
     keep = np.array([t == "Gene Expression" for t in ftype]) if ftype else np.ones(len(ids), bool)
     X = X[:, np.flatnonzero(keep)]
     var = pd.Index(np.asarray(ids)[keep])
