@@ -104,3 +104,19 @@ def test_run_enrichment_few_donors_is_underpowered(de_table):
         not no_profiles.summary["prerank_null_safe"]
         and "anti-conservative" in no_profiles.summary["prerank_caveat"]
     )
+
+
+def test_broad_gene_level_effects_do_not_make_random_sets_significant():
+    """Every gene has its own true modality effect (broad DE unrelated to the sets): flipping all labels cancels
+    every effect, so without restandardisation each random set would differ from the flipped null."""
+    rng = np.random.default_rng(11)
+    sets = _sets(rng)
+    genes = np.array([f"G{i:04d}" for i in range(N_GENES)])
+    effect = rng.normal(0.0, 0.6, size=N_GENES)
+    diffs = effect[None, :] + rng.normal(0.0, 0.3, size=(12, N_GENES))
+    table, t, _ = donor_flip_enrichment(diffs, genes, sets, permutations=4096, seed=2)
+    assert np.median(np.abs(t)) > 2  # strong broad differences (moderated t)
+    assert not (table["padj"] < 0.05).any(), table.head()
+    diffs[:, :SET_SIZE] += 1.0  # ... and a real programme on top of them is still found
+    table, _, _ = donor_flip_enrichment(diffs, genes, sets, permutations=4096, seed=2)
+    assert table.iloc[0]["term"] == "BLOCK_0" and table.iloc[0]["padj"] < 0.05

@@ -4,9 +4,9 @@ Gene-permutation prerank (gseapy's default null) treats genes as independent; co
 mitochondrial programmes) then look enriched on data where the modalities do not differ. Here the unit that is
 exchangeable under the null is the donor: under "no modality effect", swapping which of a donor's profiles is
 called bulk changes nothing, i.e. flips the sign of that donor's paired differences. Every permutation recomputes
-a moderated paired t per gene (one matrix product for all genes) and a competitive set score (mean t in the set
-minus the median t over all tested genes, robust to a few strongly shifted sets), so the null keeps the genes'
-correlation. Two-sided p-values come from the sign-flip distribution: exact enumeration when ``2**n_donors <= permutations``, else seeded random flips with the
+a moderated paired t per gene (one matrix product for all genes) and a competitive set score: the mean over the
+set of t restandardised across genes (centred on the median t, scaled by its MAD), so the null keeps the genes'
+correlation and a broad effect on all genes does not make every set significant. Two-sided p-values come from the sign-flip distribution: exact enumeration when ``2**n_donors <= permutations``, else seeded random flips with the
 observed labelling counted once, ``p = (1 + #{|null| >= |obs|}) / (1 + B)``.
 """
 
@@ -80,8 +80,8 @@ def donor_flip_enrichment(
 ) -> tuple[pd.DataFrame, pd.Series, dict]:
     """Competitive set test on donor-level paired differences ``diffs`` (donors x genes, bulk - pseudo-bulk).
 
-    Returns the per-set table (``es`` = set score on the observed labels: mean moderated t in the set minus the
-    median over all genes; ``nes`` = ``es`` over the SD of its sign-flip null; ``direction`` ``bulk_up`` for a
+    Returns the per-set table (``es`` = set score on the observed labels: mean over the set of the moderated t
+    restandardised across genes (median, MAD); ``nes`` = ``es`` over the SD of its sign-flip null; ``direction`` ``bulk_up`` for a
     positive score), the observed per-gene t (positive = higher in bulk), and a summary of the test.
     """
     diffs = np.asarray(diffs, dtype=np.float64)
@@ -94,7 +94,7 @@ def donor_flip_enrichment(
     t_obs = _moderated_t(obs_mean[None, :], sum_sq, n, s0)[0]
     info = {
         "method": "donor sign-flip (modality labels flipped within donor), moderated paired t, competitive "
-        "set score (mean t in set minus median t of all tested genes)",
+        "set score (mean of t restandardised across genes by median and MAD)",
         "n_donors": int(n),
         "s0": s0,
     }
@@ -115,7 +115,13 @@ def donor_flip_enrichment(
     sizes[sizes == 0] = 1
 
     def score(t: np.ndarray) -> np.ndarray:  # (flips x genes) -> (flips x sets)
-        return np.asarray(member.T.dot(t.T).T) / sizes - np.median(t, axis=1, keepdims=True)
+        # restandardised per labelling (Efron & Tibshirani 2007): t centred on its median and scaled by its
+        # MAD across genes, so a broad modality effect (every gene shifted or spread) does not make every set
+        # "differ" from a flipped null in which all effects cancel; the flips still carry the correlation
+        med = np.median(t, axis=1, keepdims=True)
+        mad = 1.4826 * np.median(np.abs(t - med), axis=1, keepdims=True)
+        z = (t - med) / np.where(mad > 0, mad, 1.0)
+        return np.asarray(member.T.dot(z.T).T) / sizes
 
     obs = score(t_obs[None, :])[0]
     signs, exact = _sign_matrix(n, permutations, seed)
