@@ -147,14 +147,14 @@ class SimulationParams:
 PRESETS: dict[str, dict] = {
     "easy": dict(capture_log_fc=1.4, stress_log_fc=1.4, dropout_keep=0.2, ambient_fraction=0.02,
                  donor_sd=0.25, sample_noise_sd=0.1, effect_spread=0.5, dissociation_capture=0.5,
-                 doublet_rate=0.03),
-    "hard": dict(capture_log_fc=0.9, stress_log_fc=0.9, dropout_keep=0.4, ambient_fraction=0.008,
+                 doublet_rate=0.03, depth_ratio=1.0),
+    "hard": dict(capture_log_fc=1.0, stress_log_fc=1.0, dropout_keep=0.35, ambient_fraction=0.008,
                  mrna_content_log_range=0.5, donor_sd=0.5, sample_noise_sd=0.3, effect_spread=0.5,
-                 dissociation_capture=0.6, doublet_rate=0.05),
-    "very-hard": dict(capture_log_fc=0.6, stress_log_fc=0.6, dropout_keep=0.6, ambient_fraction=0.004,
-                      mrna_content_log_range=0.35, donor_sd=0.6, sample_noise_sd=0.45, effect_spread=0.5,
-                      dissociation_capture=0.7, doublet_rate=0.08),
-    "null": dict(null=True, donor_sd=0.5, sample_noise_sd=0.3, doublet_rate=0.05),
+                 dissociation_capture=0.6, doublet_rate=0.05, depth_ratio=1.0),
+    "very-hard": dict(capture_log_fc=0.85, stress_log_fc=0.85, dropout_keep=0.45, ambient_fraction=0.004,
+                      mrna_content_log_range=0.35, donor_sd=0.6, sample_noise_sd=0.35, effect_spread=0.5,
+                      dissociation_capture=0.7, doublet_rate=0.08, depth_ratio=1.0),
+    "null": dict(null=True, donor_sd=0.5, sample_noise_sd=0.3, doublet_rate=0.05, depth_ratio=1.0),
     "null-depth": dict(null=True, donor_sd=0.5, sample_noise_sd=0.3, doublet_rate=0.05, depth_ratio=0.2),
 }
 
