@@ -50,11 +50,15 @@ workflow PBFIDELITY {
     PBF_CALIBRATE(ch_profiles)
     ch_versions = ch_versions.mix(PBF_CALIBRATE.out.versions)
 
-    // enrich: DE results, plus the SHAP ranking when the discriminator produced one
+    // enrich: DE results, the SHAP ranking and its candidate genes when the discriminator produced them,
+    // and the profiles (donor sign-flip prerank)
     ch_enrich = PBF_METRICS.out.de
         .join(PBF_DISCRIMINATE.out.shap, remainder: true)
         .filter { _meta, de, _shap -> de != null }
-        .map { meta, de, shap -> [meta, de, shap ?: []] }
+        .join(PBF_DISCRIMINATE.out.shap_genes, remainder: true)
+        .filter { _meta, de, _shap, _all -> de != null }
+        .join(ch_profiles)
+        .map { meta, de, shap, all, profiles -> [meta, de, shap ?: [], all ?: [], profiles] }
     // no gene sets: the value channel stays empty and PBF_ENRICH runs no task
     PBF_ENRICH(ch_enrich, ch_gene_sets.collect())
     ch_versions = ch_versions.mix(PBF_ENRICH.out.versions)

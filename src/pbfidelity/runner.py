@@ -121,10 +121,13 @@ def _enrich(ctx: RunContext, ds: str) -> list[str] | None:
         return None
     argv = ["enrich", "--de", str(ctx.stage_dir("metrics", ds) / "de_results.tsv"), "--dataset", ds,
             "--gene-sets", str(ctx.args.gene_sets), "--outdir", str(ctx.stage_dir("enrich", ds)),
-            "--seed", str(ctx.args.seed)]
+            "--profiles", str(_profiles(ctx, ds)), "--seed", str(ctx.args.seed)]
     shap = ctx.stage_dir("discriminate", ds) / "shap_top_genes.tsv"
     if shap.exists():
         argv += ["--ranked-genes", str(shap)]
+    shap_all = ctx.stage_dir("discriminate", ds) / "shap_genes.tsv"
+    if shap_all.exists():
+        argv += ["--shap-genes", str(shap_all)]
     return argv
 
 

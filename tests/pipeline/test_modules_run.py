@@ -183,11 +183,14 @@ def run_profiles_stage(process: str, extra: dict | None = None):
 
 def run_enrich(chain: Chain, task: Path) -> None:
     shap = chain.done.get("PBF_DISCRIMINATE", Path("/nonexistent")) / DATASET / "shap_top_genes.tsv"
+    shap_all = shap.with_name("shap_genes.tsv")
     env = {
         "meta": _meta(),
         "params": {"seed": 42},
         "de_results": stage(task, chain.done["PBF_METRICS"] / DATASET / "de_results.tsv", "de_results.tsv"),
         "ranked_genes": stage(task, shap, "shap_top_genes.tsv") if shap.exists() else [],
+        "shap_genes": stage(task, shap_all, "shap_genes.tsv") if shap_all.exists() else [],
+        "profiles": _profiles(chain, task),
         "gene_sets": stage(task, _sim(chain) / "genesets.gmt", "genesets.gmt"),
     }
     chain.execute("PBF_ENRICH", env, task)

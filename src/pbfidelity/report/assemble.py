@@ -338,7 +338,7 @@ def stage_inputs(
     verdicts = {
         ds: dataset_verdict(
             ds,
-            {s: results.summary(s, ds) for s in ("metrics", "discriminate", "calibrate", "ssl")},
+            {s: results.summary(s, ds) for s in ("metrics", "discriminate", "calibrate", "enrich", "ssl")},
             _ssl_efficiency(results.get("ssl", ds).path) if results.get("ssl", ds) else None,
         )
         for ds in datasets

@@ -136,8 +136,11 @@ STAGE_METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("tmm", "sparsepca", "sklearn", "pydeseq2", "deseq2", "bh"),
     ),
     "enrich": (
-        "Biological processes were tested by over-representation against the tested genes and by "
-        "preranked gene set enrichment [{gsea}] with GSEApy [{gseapy}] on the user's gene sets.",
+        "Biological processes were tested by over-representation [{gseapy}] of the discordant genes against "
+        "the tested genes (of the SHAP genes against the genes the classifier could choose from), and by a "
+        "competitive preranked test whose null flips the modality labels within donor, so that correlated "
+        "genes do not inflate significance (gene-permutation preranked enrichment [{gsea}] only when no "
+        "profiles were given, flagged as not null-safe).",
         ("gsea", "gseapy"),
     ),
     "discriminate": (

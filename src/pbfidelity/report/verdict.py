@@ -353,8 +353,43 @@ def dataset_verdict(
     _metrics(summaries.get("metrics"), v)
     _discriminate(summaries.get("discriminate"), v)
     _calibrate(summaries.get("calibrate"), v)
+    if "enrich" in summaries:
+        _enrich(summaries.get("enrich"), v)
     _ssl(summaries.get("ssl"), v, ssl_efficiency)
     return v
+
+
+def _enrich(s: Mapping | None, v: Verdict) -> None:
+    """Gene sets that differ between the modalities, and whether the test behind the p-values is null-safe."""
+    col = "Processes (padj < 0.05)"
+    if s is None:
+        v.cells[col] = NOT_RUN
+        v.sentences.append("Biological processes: not run (no gene sets given).")
+        return
+    sig = s.get("prerank_significant") or {}
+    n_sig = sum(int(x) for x in sig.values())
+    test = s.get("prerank_test") or str(s.get("prerank_method", "preranked test"))
+    if s.get("prerank_underpowered"):
+        v.cells[col] = f"underpowered ({s.get('prerank_n_donors')} donors)"
+        v.sentences.append(
+            f"Biological processes: underpowered — with {s.get('prerank_n_donors')} donors the smallest "
+            f"attainable p of the {test} is {fmt_p(s.get('prerank_min_attainable_p'))}."
+        )
+        return
+    parts = [f"{int(sig.get(d, 0))} {d.replace('_', '-')}" for d in ("bulk_up", "pseudobulk_up")]
+    safe = bool(s.get("prerank_null_safe"))
+    v.cells[col] = f"{n_sig} ({', '.join(parts)})" + ("" if safe else "; not null-safe")
+    text = f"Biological processes: {n_sig} gene sets differ at padj < 0.05 ({', '.join(parts)}) by the {test}"
+    tops = [
+        f"{t.get('name') or t.get('term')} ({key.split(':', 1)[1].replace('_', '-')}, padj {fmt_p(t.get('padj'))})"
+        for key, t in (s.get("top_processes") or {}).items()
+        if key.startswith("prerank:") and _num(t.get("padj")) is not None and _num(t.get("padj")) < 0.05
+    ]
+    if tops:
+        text += "; top: " + "; ".join(tops)
+    if not safe:
+        text += f" — caution: {s.get('prerank_caveat') or 'gene-permutation p-values'}"
+    v.sentences.append(text + ".")
 
 
 OVERVIEW_COLUMNS = (
@@ -364,5 +399,6 @@ OVERVIEW_COLUMNS = (
     "Permutation p",
     "DE genes",
     "Calibration ΔAUROC",
+    "Processes (padj < 0.05)",
     "SSL label efficiency",
 )
