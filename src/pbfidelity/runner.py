@@ -116,6 +116,19 @@ def _calibrate(ctx: RunContext, ds: str) -> list[str]:
             "--outdir", str(ctx.stage_dir("calibrate", ds)), "--seed", str(ctx.args.seed)]
 
 
+def _deconvolve(ctx: RunContext, ds: str) -> list[str]:
+    pb = ctx.stage_dir("pseudobulk", ds)
+    argv = ["deconvolve", "--profiles", str(_profiles(ctx, ds)),
+            "--celltype-profiles", str(pb / "celltype_profiles.h5ad"),
+            "--outdir", str(ctx.stage_dir("deconvolve", ds)), "--seed", str(ctx.args.seed)]
+    de = ctx.stage_dir("metrics", ds) / "de_results.tsv"
+    if de.exists():  # written unless the metrics stage skipped this dataset
+        argv += ["--de", str(de)]
+    if ctx.args.proportions:
+        argv += ["--proportions", str(ctx.args.proportions)]
+    return argv
+
+
 def _enrich(ctx: RunContext, ds: str) -> list[str] | None:
     if not ctx.args.gene_sets:
         return None
@@ -157,6 +170,7 @@ STEPS: list[tuple[str, Builder, bool, str]] = [
     ("metrics", _metrics, True, ""),
     ("discriminate", _discriminate, True, ""),
     ("calibrate", _calibrate, True, ""),
+    ("deconvolve", _deconvolve, True, ""),
     ("enrich", _enrich, True, "no --gene-sets given"),
     ("ssl", _ssl, True, "no --label-column given"),
     ("report", _report, False, ""),
