@@ -14,6 +14,33 @@ import pandas as pd
 SCORES = ("rmse", "mae", "pearson", "ccc", "bias")
 
 
+def _moments(w: np.ndarray, e: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    """Every score of :data:`SCORES` over the entries of ``e``/``t`` (rows x columns) for each row-weight
+    vector in ``w`` (draws x rows): a resample with repetition is a weighted sum over the original rows."""
+    w = np.atleast_2d(np.asarray(w, float))
+    e, t = np.asarray(e, float), np.asarray(t, float)
+    if e.ndim == 1:
+        e, t = e[:, None], t[:, None]
+    n_w = w.sum(axis=1) * e.shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        me, mt = w @ e.sum(axis=1) / n_w, w @ t.sum(axis=1) / n_w
+        ve = w @ (e**2).sum(axis=1) / n_w - me**2
+        vt = w @ (t**2).sum(axis=1) / n_w - mt**2
+        cov = w @ (e * t).sum(axis=1) / n_w - me * mt
+        ve, vt = np.maximum(ve, 0.0), np.maximum(vt, 0.0)
+        den = np.sqrt(ve * vt)
+        tiny = 1e-15
+        den2 = ve + vt + (me - mt) ** 2
+        out = {
+            "rmse": np.sqrt(w @ ((e - t) ** 2).sum(axis=1) / n_w),
+            "mae": w @ np.abs(e - t).sum(axis=1) / n_w,
+            "pearson": np.where(den > tiny, cov / np.where(den > tiny, den, 1.0), np.nan),
+            "ccc": np.where(den2 > tiny, 2 * cov / np.where(den2 > tiny, den2, 1.0), np.nan),
+            "bias": me - mt,
+        }
+    return out
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.ravel(a).astype(float), np.ravel(b).astype(float)
     if a.size < 2 or a.std() == 0 or b.std() == 0:
@@ -30,49 +57,34 @@ def ccc(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * np.mean((a - a.mean()) * (b - b.mean())) / den) if den > 0 else float("nan")
 
 
-def score(est: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    d = np.asarray(est, float) - np.asarray(truth, float)
-    return {
-        "rmse": float(np.sqrt(np.mean(d**2))),
-        "mae": float(np.mean(np.abs(d))),
-        "pearson": pearson(est, truth),
-        "ccc": ccc(est, truth),
-        "bias": float(np.mean(d)),
-    }
-
-
-def _scopes(est: np.ndarray, truth: np.ndarray, types: list[str]) -> dict[str, dict[str, float]]:
-    out = {"overall": score(est, truth)}
-    for k, ct in enumerate(types):
-        out[ct] = score(est[:, k], truth[:, k])
-    return out
-
-
-def bootstrap_index(donors: np.ndarray, n_boot: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Row indices of ``n_boot`` donor-cluster resamples."""
+def bootstrap_weights(donors: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Row weights (draws x rows) of ``n_boot`` donor-cluster resamples: how often each row is drawn."""
     donors = np.asarray(donors).astype(str)
-    uniq = np.unique(donors)
-    rows = [np.flatnonzero(donors == d) for d in uniq]
-    return [np.concatenate([rows[i] for i in rng.integers(0, uniq.size, uniq.size)]) for _ in range(n_boot)]
+    uniq, inv = np.unique(donors, return_inverse=True)
+    picks = rng.integers(0, uniq.size, size=(n_boot, uniq.size))
+    counts = np.zeros((n_boot, uniq.size))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), uniq.size), picks.ravel()), 1.0)
+    return counts[:, inv.ravel()]
 
 
 def accuracy(
-    est: pd.DataFrame, truth: pd.DataFrame, donors: np.ndarray, boot: list[np.ndarray]
+    est: pd.DataFrame, truth: pd.DataFrame, donors: np.ndarray, boot: np.ndarray
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, per_sample): summary has one row per scope (``overall`` and each cell type) with every score
-    of :data:`SCORES` and its 95 % donor-bootstrap interval (``<score>_ci_low``/``_ci_high``); ``boot`` are
-    the resamples (shared across arms so that differences are paired)."""
+    of :data:`SCORES` and its 95 % donor-bootstrap percentile interval (``<score>_ci_low``/``_ci_high``);
+    ``boot`` are the resample weights of :func:`bootstrap_weights` (shared across arms: paired differences)."""
     types = list(est.columns)
     e, t = est.to_numpy(float), truth.reindex(index=est.index, columns=types).to_numpy(float)
-    point = _scopes(e, t, types)
-    draws = [_scopes(e[i], t[i], types) for i in boot]
+    one = np.ones((1, len(e)))
+    scopes = [("overall", slice(None))] + [(ct, slice(k, k + 1)) for k, ct in enumerate(types)]
     rows = []
-    for scope, values in point.items():
+    for scope, cols in scopes:
+        point = _moments(one, e[:, cols], t[:, cols])
+        draws = _moments(boot, e[:, cols], t[:, cols])
         row = {"scope": scope, "n_samples": int(len(e)), "n_donors": int(np.unique(donors).size)}
         for s in SCORES:
-            row[s] = values[s]
-            v = np.array([d[scope][s] for d in draws], float)
-            v = v[np.isfinite(v)]
+            row[s] = float(point[s][0])
+            v = draws[s][np.isfinite(draws[s])]
             row[f"{s}_ci_low"] = float(np.quantile(v, 0.025)) if v.size else float("nan")
             row[f"{s}_ci_high"] = float(np.quantile(v, 0.975)) if v.size else float("nan")
         rows.append(row)
@@ -87,9 +99,7 @@ def accuracy(
     return pd.DataFrame(rows), per_sample
 
 
-def rmse_draws(est: pd.DataFrame, truth: pd.DataFrame, boot: list[np.ndarray]) -> np.ndarray:
+def rmse_draws(est: pd.DataFrame, truth: pd.DataFrame, boot: np.ndarray) -> np.ndarray:
     """Overall RMSE of each bootstrap resample (for paired differences between arms)."""
-    e = est.to_numpy(float)
     t = truth.reindex(index=est.index, columns=est.columns).to_numpy(float)
-    sq = (e - t) ** 2
-    return np.array([np.sqrt(sq[i].mean()) for i in boot])
+    return _moments(boot, est.to_numpy(float), t)["rmse"]

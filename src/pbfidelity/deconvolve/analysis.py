@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pbfidelity.deconvolve.accuracy import accuracy, bootstrap_index, rmse_draws
+from pbfidelity.deconvolve.accuracy import accuracy, bootstrap_weights, rmse_draws
 from pbfidelity.deconvolve.methods import METHODS, estimate
 from pbfidelity.deconvolve.reference import Reference, build_reference, celltype_table, select_markers
 from pbfidelity.discriminate.profiles import ProfileSet
@@ -234,7 +234,7 @@ def deconvolve(
         pb_truth = _pb_composition(table, samples, types)
         pb_truth_kind = "cells of its per-cell-type profiles"
 
-    boot = bootstrap_index(donors, params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM))
+    boot = bootstrap_weights(donors, params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM))
     acc_rows, per_rows, cons_rows, long_rows = [], [], [], []
     for m in params.methods:
         draws = {}

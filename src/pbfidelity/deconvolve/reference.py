@@ -83,7 +83,11 @@ def select_markers(
     in gene order. A type without markers keeps its best ``max(5, n/5)`` genes, so every column stays
     identifiable."""
     lg = np.log2(ref.profiles + 1.0)
-    allowed = np.ones(ref.genes.size, dtype=bool) if universe is None else np.isin(ref.genes, universe)
+    allowed = (
+        np.ones(ref.genes.size, dtype=bool)
+        if universe is None
+        else pd.Index(ref.genes).isin(pd.Index(universe))
+    )
     chosen = np.zeros(ref.genes.size, dtype=bool)
     if ref.cell_types.size == 1:
         order = np.argsort(-np.where(allowed, lg[0], -np.inf), kind="stable")
