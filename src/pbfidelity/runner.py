@@ -124,7 +124,7 @@ def _deconvolve(ctx: RunContext, ds: str) -> list[str]:
     de = ctx.stage_dir("metrics", ds) / "de_results.tsv"
     if de.exists():  # written unless the metrics stage skipped this dataset
         argv += ["--de", str(de)]
-    if ctx.args.proportions:
+    if ctx.args.proportions and str(ctx.args.proportions) != "estimate":  # known proportions: the truth
         argv += ["--proportions", str(ctx.args.proportions)]
     return argv
 
@@ -354,7 +354,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gene-annotation", type=Path, help="gene annotation TSV (ENSEMBL, SYMBOL, GENETYPE, CHR)")
     p.add_argument("--gene-sets", type=Path, help="GMT file of gene sets for the enrich stage")
     p.add_argument("--proportions", type=Path,
-                   help="TSV of target cell-type proportions per sample for proportion-matched pseudo-bulk")
+                   help="TSV of target cell-type proportions per sample for proportion-matched pseudo-bulk (also "
+                        "the truth of the deconvolve stage), or 'estimate': targets deconvolved from each bulk "
+                        "sample with a leave-donor-out single-cell reference")
     p.add_argument("--pseudo-replicates", type=int, default=0,
                    help="bootstrap pseudo-bulk replicates per sample (kept in their donor's fold downstream)")
     p.add_argument("--label-column", help="samplesheet column with the phenotype label for the ssl stage")

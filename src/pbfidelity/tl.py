@@ -105,6 +105,7 @@ def deconvolve(
 
     from pbfidelity.deconvolve.analysis import DeconvolveParams
     from pbfidelity.deconvolve.analysis import deconvolve as _deconvolve
+    from pbfidelity.deconvolve.estimate import targets_from_profiles
 
     if "methods" in params:
         params["methods"] = tuple(params["methods"])
@@ -119,4 +120,6 @@ def deconvolve(
         proportions,
         de,
         DeconvolveParams(**params),
+        targets_from_profiles(profiles, ps.dataset),
+        bool((profiles.uns.get("pbfidelity") or {}).get("proportions_estimated", False)),
     )

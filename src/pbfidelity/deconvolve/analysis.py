@@ -133,12 +133,16 @@ def deconvolve(
     truth: pd.DataFrame | None = None,
     de: pd.DataFrame | None = None,
     params: DeconvolveParams | None = None,
+    pb_targets: pd.DataFrame | None = None,
+    proportions_estimated: bool = False,
 ) -> DeconvolutionResult:
     """Deconvolve every matched pair of ``ps`` in the four arms (module docstring) and score them.
 
     ``ct_counts``/``ct_obs``/``ct_genes``: the per-cell-type profiles (``celltype_profiles.h5ad``);
     ``truth``: known proportions (samples x cell types; fractions or cell numbers) or None; ``de``: the
-    metrics stage's ``de_results.tsv`` or None (then no ``bulk_concordant`` arm).
+    metrics stage's ``de_results.tsv`` or None (then no ``bulk_concordant`` arm); ``pb_targets``: the
+    proportion-matching targets the pseudo-bulk stage recorded (the pseudo-bulk's truth when proportion-matched);
+    ``proportions_estimated``: those targets were themselves deconvolution estimates (``--proportions estimate``).
     """
     params = params or DeconvolveParams()
     bad = [m for m in params.methods if m not in METHODS]
@@ -228,7 +232,10 @@ def deconvolve(
             est[k] = est[k].reindex(columns=types, fill_value=0.0)
     else:
         types, extra_types = all_types, []
-    if ps.pb_method == "proportion" and known is not None:
+    if ps.pb_method == "proportion" and pb_targets is not None:
+        pb_truth = truth_fractions(pb_targets).reindex(index=samples, columns=types, fill_value=0.0)
+        pb_truth_kind = "proportion-matched targets"
+    elif ps.pb_method == "proportion" and known is not None:
         pb_truth, pb_truth_kind = known, "proportion-matched targets"
     else:
         pb_truth = _pb_composition(table, samples, types)
@@ -303,6 +310,7 @@ def deconvolve(
         "arms": arms,
         "truth": "known proportions" if known is not None else None,
         "pseudobulk_truth": pb_truth_kind,
+        "proportions_estimated": bool(proportions_estimated),
         "calibration": {
             "method": params.calibration,
             "n_folds": int(np.unique(folds).size),
@@ -314,7 +322,8 @@ def deconvolve(
         if conc is not None
         else None,
         "consequence": consequence.to_dict(orient="records"),
-        "sentence": f"{ps.dataset}: {sentence}",
+        "sentence": f"{ps.dataset}: {sentence}"
+        + (" (pseudo-bulk matched to estimated proportions)" if proportions_estimated else ""),
         "n_bootstrap": params.n_bootstrap,
         "seed": params.seed,
     }

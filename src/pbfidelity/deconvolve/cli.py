@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pbfidelity.deconvolve.analysis import DeconvolveParams, deconvolve
+    from pbfidelity.deconvolve.estimate import targets_from_profiles
     from pbfidelity.deconvolve.report import write_deconvolve_mqc
     from pbfidelity.discriminate.profiles import dataset_names, select_profiles
     from pbfidelity.io.atomic import atomic_outdir
@@ -153,7 +154,20 @@ def run(args: argparse.Namespace) -> int:
                 samples = sorted(set(ps.matched_pairs()["sample"]))
                 truth = pd.DataFrame(read_proportions(args.proportions, ds, samples)).T
             x = ct.X.toarray() if hasattr(ct.X, "toarray") else np.asarray(ct.X)
-            results.append(deconvolve(ps, x, ct.obs, np.asarray(ct.var_names).astype(str), truth, de, params))
+            estimated = bool((profiles.uns.get("pbfidelity") or {}).get("proportions_estimated", False))
+            results.append(
+                deconvolve(
+                    ps,
+                    x,
+                    ct.obs,
+                    np.asarray(ct.var_names).astype(str),
+                    truth,
+                    de,
+                    params,
+                    targets_from_profiles(profiles, ds),
+                    estimated,
+                )
+            )
         except StageSkipped as exc:
             log.warning("dataset %s: skipped: %s", ds, exc)
             skipped[ds] = str(exc)

@@ -227,6 +227,8 @@ def _deconvolve(s: Mapping | None, v: Verdict) -> None:
     v.values.update(deconvolution_optimism=opt, deconvolution_recovered=_num(rec.get("recovered_calibrated")))
     if opt is None:
         v.cells["Deconvolution optimism"] = "no known proportions" if rec else NOT_REPORTED
+        if rec and s.get("proportions_estimated"):
+            v.cells["Deconvolution optimism"] += "; pseudo-bulk matched to estimated proportions"
     else:
         cell = f"{opt:+.3f} RMSE [{fmt(lo)}, {fmt(hi)}]"
         recovered = _num(rec.get("recovered_calibrated"))
