@@ -155,8 +155,8 @@ def deconvolve(
         raise StageSkipped(f"dataset '{ps.dataset}': one cell type only; nothing to deconvolve")
     genes = np.intersect1d(ps.genes, np.asarray(ct_genes).astype(str))
     if genes.size < 20:
-        raise UserError(
-            f"dataset '{ps.dataset}': profiles and per-cell-type profiles share {genes.size} genes"
+        raise StageSkipped(
+            f"dataset '{ps.dataset}': profiles and per-cell-type profiles share {genes.size} genes; need >= 20"
         )
     gi = pd.Index(ps.genes).get_indexer(genes)
     ci = pd.Index(np.asarray(ct_genes).astype(str)).get_indexer(genes)
