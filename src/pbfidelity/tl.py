@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import anndata as ad
 
-__all__ = ["calibrate", "deconvolve", "discriminate", "fidelity"]
+__all__ = ["apply_calibration", "calibrate", "deconvolve", "discriminate", "fidelity"]
 
 
 def fidelity(
@@ -123,3 +123,12 @@ def deconvolve(
         targets_from_profiles(profiles, ps.dataset),
         bool((profiles.uns.get("pbfidelity") or {}).get("proportions_estimated", False)),
     )
+
+
+def apply_calibration(profiles: ad.AnnData, table, *, method: str | None = None, dataset: str | None = None):
+    """Pass the pseudo-bulk rows of ``profiles`` through a learnt calibration (``gene_calibration.tsv`` of the
+    calibrate stage): bulk-like counts for new pseudo-bulk, e.g. random mixtures (``pbfidelity calibrate --apply``).
+    Returns the calibrated profiles AnnData."""
+    from pbfidelity.calibrate.apply import calibrate_profiles, read_gene_calibration
+
+    return calibrate_profiles(profiles, read_gene_calibration(table, dataset, method), str(table))[0]

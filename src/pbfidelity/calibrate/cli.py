@@ -96,60 +96,39 @@ def _write_dataset(tmp: Path, res, multi: bool) -> None:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    import anndata as ad
     import numpy as np
     import pandas as pd
-    import scipy.sparse as sp
 
-    from pbfidelity.calibrate.apply import apply_gene_calibration, read_gene_calibration
+    from pbfidelity.calibrate.apply import calibrate_profiles, read_gene_calibration
     from pbfidelity.io.atomic import atomic_outdir
     from pbfidelity.io.profiles import read_profiles, write_profiles
     from pbfidelity.io.versions import write_versions
-    from pbfidelity.normalize import add_normalised_layers
 
     if len(args.profiles) != 1:
         raise UserError("calibrate --apply: give one --profiles file")
     cal = read_gene_calibration(args.apply, args.apply_dataset, args.apply_method)
     adata = read_profiles(args.profiles[0])
-    pb = (adata.obs["modality"].astype(str) == "pseudobulk").to_numpy()
-    if not pb.any():
-        raise UserError(f"{args.profiles[0]}: no pseudo-bulk profiles to calibrate")
-    x = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
-    counts = np.asarray(x, dtype=np.int64).copy()
-    counts[pb], n_hit = apply_gene_calibration(x[pb], np.asarray(adata.var_names), cal)
-    obs = adata.obs.copy()
-    obs["n_counts"] = counts.sum(axis=1)
-    obs["calibration"] = np.where(pb, cal.method, "none")
-    out = ad.AnnData(X=counts, obs=obs, var=adata.var.copy())
-    add_normalised_layers(out)
-    info = {
-        "stage": "calibrate",
-        "mode": "apply",
-        "table": str(args.apply),
-        "dataset": cal.dataset,
-        "method": cal.method,
-        "n_profiles_calibrated": int(pb.sum()),
-        "n_genes": int(adata.n_vars),
-        "n_genes_calibrated": n_hit,
-        "note": "pseudo-bulk counts passed through a calibration learnt on paired data; bulk rows unchanged",
-    }
-    out.uns["pbfidelity"] = info
+    try:
+        out, info = calibrate_profiles(adata, cal, str(args.apply))
+    except UserError as exc:
+        raise UserError(f"{args.profiles[0]}: {exc}") from None
+    pb = (out.obs["modality"].astype(str) == "pseudobulk").to_numpy()
     with atomic_outdir(args.outdir) as tmp:
         write_profiles(out, tmp / "calibrated_profiles.h5ad")
-        pd.DataFrame(
-            counts[pb].T, index=pd.Index(adata.var_names, name="gene_id"), columns=obs.index[pb]
-        ).to_csv(
+        table = pd.DataFrame(
+            np.asarray(out.X)[pb].T, index=pd.Index(out.var_names, name="gene_id"), columns=out.obs.index[pb]
+        )
+        table.to_csv(
             tmp / "calibrated_pseudobulk_counts.tsv.gz", sep="\t", compression={"method": "gzip", "mtime": 0}
         )
         (tmp / "calibrate_summary.json").write_text(json.dumps(info, indent=2))
         write_versions(tmp, "calibrate", ["numpy", "pandas", "anndata"])
     log.info(
-        "applied '%s' calibration of %s to %d pseudo-bulk profiles (%d of %d genes)",
+        "applied '%s' calibration to %d pseudo-bulk profiles (%d of %d genes)",
         cal.method,
-        cal.dataset or "the table",
-        int(pb.sum()),
-        n_hit,
-        adata.n_vars,
+        info["n_profiles_calibrated"],
+        info["n_genes_calibrated"],
+        info["n_genes"],
     )
     return 0
 
