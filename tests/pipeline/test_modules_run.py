@@ -30,6 +30,7 @@ ORDER = [
     "PBF_METRICS",
     "PBF_DISCRIMINATE",
     "PBF_CALIBRATE",
+    "PBF_DECONVOLVE",
     "PBF_ENRICH",
     "PBF_SSL",
     "PBF_REPORT",
@@ -196,12 +197,27 @@ def run_enrich(chain: Chain, task: Path) -> None:
     chain.execute("PBF_ENRICH", env, task)
 
 
+def run_deconvolve(chain: Chain, task: Path) -> None:
+    pb = chain.done["PBF_PSEUDOBULK"] / DATASET
+    de = chain.done.get("PBF_METRICS", Path("/nonexistent")) / DATASET / "de_results.tsv"
+    env = {
+        "meta": _meta(),
+        "params": {"seed": 42},
+        "profiles": _profiles(chain, task),
+        "celltype_profiles": stage(task, pb / "celltype_profiles.h5ad", "celltype_profiles.h5ad"),
+        "de_results": stage(task, de, "de_results.tsv") if de.exists() else [],
+        "proportions": stage(task, _sim(chain) / "proportions.tsv", "proportions.tsv"),
+    }
+    chain.execute("PBF_DECONVOLVE", env, task)
+
+
 REPORT_INPUTS = {
     "qc": "PBF_QC",
     "pseudobulk": "PBF_PSEUDOBULK",
     "metrics": "PBF_METRICS",
     "discriminate": "PBF_DISCRIMINATE",
     "calibrate": "PBF_CALIBRATE",
+    "deconvolve": "PBF_DECONVOLVE",
     "enrich": "PBF_ENRICH",
     "ssl": "PBF_SSL",
 }
@@ -246,6 +262,7 @@ RUNNERS = {
     ),
     "PBF_DISCRIMINATE": (run_profiles_stage("PBF_DISCRIMINATE"), ("PBF_PSEUDOBULK",), "discriminate"),
     "PBF_CALIBRATE": (run_profiles_stage("PBF_CALIBRATE"), ("PBF_PSEUDOBULK",), "calibrate"),
+    "PBF_DECONVOLVE": (run_deconvolve, ("PBF_PSEUDOBULK",), "deconvolve"),
     "PBF_ENRICH": (run_enrich, ("PBF_METRICS",), "enrich"),
     "PBF_SSL": (run_profiles_stage("PBF_SSL", {"label_column": "phenotype"}), ("PBF_PSEUDOBULK",), "ssl"),
     "PBF_REPORT": (run_report, ("PBF_QC",), "report"),

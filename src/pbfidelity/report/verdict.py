@@ -213,6 +213,36 @@ def _calibrate(s: Mapping | None, v: Verdict) -> None:
     v.sentences.append(lead + ("; ".join(parts) + "." if parts else "no numbers reported."))
 
 
+def _deconvolve(s: Mapping | None, v: Verdict) -> None:
+    """The optimism of a pseudo-bulk deconvolution benchmark (first method) and what calibration recovers."""
+    if s is None:
+        v.cells["Deconvolution optimism"] = NOT_RUN
+        v.sentences.append("Deconvolution: not run.")
+        return
+    primary = s.get("primary_method")
+    rec = next(
+        (r for r in s.get("consequence") or [] if isinstance(r, Mapping) and r.get("method") == primary), {}
+    )
+    opt, lo, hi = (_num(rec.get(k)) for k in ("optimism", "optimism_ci_low", "optimism_ci_high"))
+    v.values.update(deconvolution_optimism=opt, deconvolution_recovered=_num(rec.get("recovered_calibrated")))
+    if opt is None:
+        v.cells["Deconvolution optimism"] = "no known proportions" if rec else NOT_REPORTED
+        if rec and s.get("proportions_estimated"):
+            v.cells["Deconvolution optimism"] += "; pseudo-bulk matched to estimated proportions"
+    else:
+        cell = f"{opt:+.3f} RMSE [{fmt(lo)}, {fmt(hi)}]"
+        recovered = _num(rec.get("recovered_calibrated"))
+        if recovered is not None and rec.get("optimism_detected"):
+            cell += f"; calibration recovers {100 * recovered:.0f} %"
+        v.cells["Deconvolution optimism"] = cell
+    sentence = s.get("sentence")
+    if isinstance(sentence, str) and sentence:
+        body = sentence.split(": ", 1)[1] if sentence.startswith(f"{s.get('dataset')}: ") else sentence
+        v.sentences.append(f"Deconvolution: {body}.")
+    else:
+        v.sentences.append("Deconvolution: ran; see its section.")
+
+
 def _label_efficiency(value: Any) -> dict[str, Any]:
     """{method: fraction} from a dict, or from a list of records with method/model and fraction keys."""
     if isinstance(value, Mapping):
@@ -353,6 +383,7 @@ def dataset_verdict(
     _metrics(summaries.get("metrics"), v)
     _discriminate(summaries.get("discriminate"), v)
     _calibrate(summaries.get("calibrate"), v)
+    _deconvolve(summaries.get("deconvolve"), v)
     if "enrich" in summaries:
         _enrich(summaries.get("enrich"), v)
     _ssl(summaries.get("ssl"), v, ssl_efficiency)
@@ -400,5 +431,6 @@ OVERVIEW_COLUMNS = (
     "DE genes",
     "Calibration ΔAUROC",
     "Processes (padj < 0.05)",
+    "Deconvolution optimism",
     "SSL label efficiency",
 )
