@@ -5,7 +5,7 @@ mitochondrial programmes) then look enriched on data where the modalities do not
 exchangeable under the null is the donor: under "no modality effect", swapping which of a donor's profiles is
 called bulk changes nothing, i.e. flips the sign of that donor's paired differences. Every permutation recomputes
 a moderated paired t per gene (one matrix product for all genes) and a competitive set score: the mean over the
-set of t restandardised across genes (centred on the median t, scaled by its MAD), so the null keeps the genes'
+set of t restandardised across genes (centred on the mean t, scaled by its SD), so the null keeps the genes'
 correlation and a broad effect on all genes does not make every set significant. Two-sided p-values come from the sign-flip distribution: exact enumeration when ``2**n_donors <= permutations``, else seeded random flips with the
 observed labelling counted once, ``p = (1 + #{|null| >= |obs|}) / (1 + B)``.
 """
@@ -81,7 +81,7 @@ def donor_flip_enrichment(
     """Competitive set test on donor-level paired differences ``diffs`` (donors x genes, bulk - pseudo-bulk).
 
     Returns the per-set table (``es`` = set score on the observed labels: mean over the set of the moderated t
-    restandardised across genes (median, MAD); ``nes`` = ``es`` over the SD of its sign-flip null; ``direction`` ``bulk_up`` for a
+    restandardised across genes (mean, SD); ``nes`` = ``es`` over the SD of its sign-flip null; ``direction`` ``bulk_up`` for a
     positive score), the observed per-gene t (positive = higher in bulk), and a summary of the test.
     """
     diffs = np.asarray(diffs, dtype=np.float64)
@@ -94,7 +94,7 @@ def donor_flip_enrichment(
     t_obs = _moderated_t(obs_mean[None, :], sum_sq, n, s0)[0]
     info = {
         "method": "donor sign-flip (modality labels flipped within donor), moderated paired t, competitive "
-        "set score (mean of t restandardised across genes by median and MAD)",
+        "set score (mean of t restandardised across genes by mean and SD)",
         "n_donors": int(n),
         "s0": s0,
     }
@@ -115,12 +115,13 @@ def donor_flip_enrichment(
     sizes[sizes == 0] = 1
 
     def score(t: np.ndarray) -> np.ndarray:  # (flips x genes) -> (flips x sets)
-        # restandardised per labelling (Efron & Tibshirani 2007): t centred on its median and scaled by its
-        # MAD across genes, so a broad modality effect (every gene shifted or spread) does not make every set
-        # "differ" from a flipped null in which all effects cancel; the flips still carry the correlation
-        med = np.median(t, axis=1, keepdims=True)
-        mad = 1.4826 * np.median(np.abs(t - med), axis=1, keepdims=True)
-        z = (t - med) / np.where(mad > 0, mad, 1.0)
+        # restandardised per labelling (Efron & Tibshirani 2007): t centred and scaled by its mean and SD across
+        # genes, so the score of a set of k genes has the spread a random set of k genes would have under these
+        # labels (a broad modality effect or a few extreme genes do not make random sets "differ" from a
+        # flipped null in which all effects cancel), while the flips carry the genes' correlation
+        mu = t.mean(axis=1, keepdims=True)
+        sd = t.std(axis=1, keepdims=True)
+        z = (t - mu) / np.where(sd > 0, sd, 1.0)
         return np.asarray(member.T.dot(z.T).T) / sizes
 
     obs = score(t_obs[None, :])[0]
