@@ -68,7 +68,8 @@ def beeswarm_points(values: pd.DataFrame, genes: list[str], width: float = 0.35,
                 "x": round(pos[r.gene] + float(dx), 3),
                 "y": round(float(r.shap), 4),
                 "color": color,
-                "name": label,
+                "name": f"{r.gene}: {r.profile}",
+                "group": label,
                 "annotate": False,
             }
         )

@@ -55,7 +55,8 @@ def to_builtin(value: Any) -> Any:
 
 
 def diagonal(lo: float, hi: float, n: int = 40) -> list[dict]:
-    """Points along y = x (MultiQC scatter plots draw no lines; a dotted grey series stands in)."""
+    """Points along y = x (MultiQC scatter plots draw no lines; a dotted grey series stands in). Every point
+    carries a ``group``: MultiQC's report gives each ungrouped point its own legend entry."""
     return [
         {
             "x": round(float(v), 4),
@@ -63,6 +64,7 @@ def diagonal(lo: float, hi: float, n: int = 40) -> list[dict]:
             "color": "#555555",
             "marker_size": 2,
             "name": "y = x",
+            "group": "y = x",
             "annotate": False,
         }
         for v in np.linspace(lo, hi, n)

@@ -112,7 +112,6 @@ def write_gene_means(outdir: Path, pre: str, ds: str, bias: pd.DataFrame, de: pd
             "xlab": "mean log-CPM, bulk",
             "ylab": "mean log-CPM, pseudo-bulk",
             "showlegend": True,
-            "square": True,
         },
         **PARENT,
     )
@@ -226,7 +225,7 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
                 m: dict(zip(d["mean_logcpm"].round(4), d[m].round(6), strict=True))
                 for m in ("bulk", "pseudobulk")
             },
-            {"xlab": "mean log-CPM", "ylab": "density"},
+            {"xlab": "mean log-CPM", "ylab": "density", "showlegend": True},
             **PARENT,
         )
     )
@@ -240,7 +239,7 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
             "-log10 p; all DE genes plus a random sample of the others.",
             "scatter",
             {
-                g: {"x": x, "y": y, "color": COLORS[dr]}
+                g: {"x": x, "y": y, "color": COLORS[dr], "group": GENE_SERIES[dr][0]}
                 for g, x, y, dr in zip(
                     v["gene"],
                     v["log2FoldChange"].round(4),
@@ -249,7 +248,7 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
                     strict=True,
                 )
             },
-            {"xlab": "log2 fold change (bulk / pseudo-bulk)", "ylab": "-log10 p"},
+            {"xlab": "log2 fold change (bulk / pseudo-bulk)", "ylab": "-log10 p", "showlegend": True},
             **PARENT,
         )
     )
@@ -270,7 +269,8 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
                 "the axis titles); red = bulk, blue = pseudo-bulk (legend).",
                 "scatter",
                 modality_points(part),
-                {"xlab": labels[0], "ylab": labels[1], "showlegend": True},
+                # empty suffixes: MultiQC would put '%' on the ticks of an axis title containing '%'
+                {"xlab": labels[0], "ylab": labels[1], "xsuffix": "", "ysuffix": "", "showlegend": True},
                 **PARENT,
             )
         )
