@@ -50,6 +50,8 @@ def test_detector_catches_errors_and_remote_requests(tmp_path):
         "<html><head><title>broken</title></head><body><p>x</p>"
         '<img src="http://example.invalid/pixel.png">'
         "<script>console.error('boom from console');</script>"
+        '<div id="mqc-warning-many-samples">contains a lot of samples</div>'
+        '<div class="hc-plot"><button class="btn render_plot">Show plot</button></div>'
         "<script>undefinedFunctionCall();</script></body></html>"
     )
     res = render(page, tmp_path / "broken.png", settle_s=0.5)
@@ -57,6 +59,11 @@ def test_detector_catches_errors_and_remote_requests(tmp_path):
     assert any("Uncaught" in e and "undefinedFunctionCall" in e for e in res.errors), res.errors
     assert any("boom from console" in e for e in res.errors), res.errors
     assert res.remote_requests == ["http://example.invalid/pixel.png"]
+    assert res.n_deferred == 1 and res.banner  # a deferred plot and the banner are seen
+    (tmp_path / "hidden.html").write_text(
+        '<html><body><div id="mqc-warning-many-samples" style="display:none">x</div></body></html>'
+    )
+    assert not render(tmp_path / "hidden.html", tmp_path / "hidden.png", settle_s=0.2).banner
 
 
 def _check_in_browser(html: Path, name: str) -> dict:
