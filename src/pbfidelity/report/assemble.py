@@ -234,28 +234,50 @@ def _pseudobulk_plots(staged: Staged, folder: Path, ds: str) -> None:
             **kw,
         )
         _expect(staged, yaml.safe_load(doc.read_text()), "pseudobulk")
-    ct_path = folder / "celltype_profiles.h5ad"
-    if ct_path.exists():
-        ct = ad.read_h5ad(ct_path, backed="r")
-        ct_obs = ct.obs.copy()
-        ct.file.close()
-        if "dataset" not in ct_obs.columns:
-            ct_obs["dataset"] = ds
-        comp = plots.celltype_composition(ct_obs)
-        if comp:
-            doc = write_mqc(
-                staged.folder,
-                f"pbf_report_{ds}_composition",
-                f"Cell-type composition per sample ({ds})",
-                "QC-passing cells of each cell type in each sample's single-cell data (cell types with at least "
-                "the minimum number of cells for a per-type pseudo-bulk); switch between counts and "
-                "percentages.",
-                "bargraph",
-                comp,
-                {"ylab": "cells", "cpswitch_counts_label": "cells", "cpswitch_c_active": False},
-                **kw,
-            )
-            _expect(staged, yaml.safe_load(doc.read_text()), "pseudobulk")
+    comp, matched = _composition(folder, ds)
+    if comp:
+        what = (
+            "Cells of each cell type drawn into each sample's proportion-matched pseudo-bulk (the target "
+            "numbers from --proportions)."
+            if matched
+            else "QC-passing cells of each cell type in each sample's single-cell data (cell types with at "
+            "least the minimum number of cells for a per-type pseudo-bulk)."
+        )
+        doc = write_mqc(
+            staged.folder,
+            f"pbf_report_{ds}_composition",
+            f"Cell-type composition per sample ({ds})",
+            what + " Switch between counts and percentages.",
+            "bargraph",
+            comp,
+            {"ylab": "cells", "cpswitch_counts_label": "cells", "cpswitch_c_active": False},
+            **kw,
+        )
+        _expect(staged, yaml.safe_load(doc.read_text()), "pseudobulk")
+
+
+def _composition(folder: Path, ds: str) -> tuple[dict, bool]:
+    """Cell-type composition per sample and whether it is the proportion-matched draw: the targets recorded in
+    ``pseudobulk_summary.json`` when proportions were matched, else ``celltype_profiles.h5ad``'s n_cells."""
+    import json
+
+    try:
+        targets = json.loads((folder / "pseudobulk_summary.json").read_text()).get("proportion_targets")
+    except (OSError, ValueError):
+        targets = None
+    if targets:
+        return {f"{ds}_{s}": {ct: float(n) for ct, n in t.items()} for s, t in targets.items()}, True
+    path = folder / "celltype_profiles.h5ad"
+    if not path.exists():
+        return {}, False
+    import anndata as ad
+
+    ct = ad.read_h5ad(path, backed="r")
+    obs = ct.obs.copy()
+    ct.file.close()
+    if "dataset" not in obs.columns:
+        obs["dataset"] = ds
+    return plots.celltype_composition(obs), False
 
 
 def _ssl_efficiency(folder: Path) -> dict[str, Any]:
