@@ -22,6 +22,7 @@ PER_DATASET = (
     "pbf_report_{ds}_library_sizes_plot",
     "pbf_report_{ds}_cells_per_sample_plot",
     "pbf_report_{ds}_qc_cutoffs_plot",
+    "pbf_report_{ds}_composition_plot",
 )
 
 
