@@ -68,6 +68,13 @@ def sim_null(tmp_path_factory) -> tuple[Path, dict]:
 
 
 @pytest.fixture(scope="session")
+def sim_hard(tmp_path_factory) -> tuple[Path, dict]:
+    """The ``hard`` preset (default size, two pseudo-replicates per sample): planted-recovery tests run here, where
+    a weaker method fails the thresholds (built once per session)."""
+    return build_sim_profiles(tmp_path_factory.mktemp("sim_hard"), null=False, extra=["--preset", "hard"])
+
+
+@pytest.fixture(scope="session")
 def cellbench_profiles(shared_data, tmp_path_factory) -> dict[str, Path]:
     """CellBench through the real stages: recipe, qc and proportion-matched pseudo-bulk with two bootstrap
     pseudo-replicates per pool (gene annotation for mito/ribo). Returns the input folder and profiles path."""

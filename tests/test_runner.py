@@ -12,7 +12,7 @@ def test_run_writes_the_pipeline_layout(tmp_path, cli):
     write_simulation(simulate(SimulationParams(n_donors=4, cells_per_sample=80, n_genes=600)), tmp_path / "in")
     out = tmp_path / "results"
     proc = cli("run", "--input", tmp_path / "in" / "samplesheet.csv", "--outdir", out, "--no-progress",
-               "--skip-stages", "metrics", "discriminate", "calibrate", "enrich", "ssl", "report")
+               "--skip-stages", "metrics", "discriminate", "calibrate", "deconvolve", "enrich", "ssl", "report")
     assert f"results in {out}" in proc.stdout
     assert (out / "qc" / "sim" / "cell_qc.tsv.gz").exists()
     prof = ad.read_h5ad(out / "pseudobulk" / "sim" / "profiles.h5ad")
@@ -40,7 +40,7 @@ def test_cellbench_pools_vs_proportion_matched_pseudobulk(shared_data, tmp_path,
     cli("run", "--input", tmp_path / "in" / "samplesheet.csv", "--outdir", out, "--no-progress",
         "--proportions", tmp_path / "in" / "proportions.tsv",
         "--gene-annotation", shared_data / "genesets" / "human_gene_annotation.tsv.gz",
-        "--skip-stages", "metrics", "discriminate", "calibrate", "enrich", "ssl", "report")
+        "--skip-stages", "metrics", "discriminate", "calibrate", "deconvolve", "enrich", "ssl", "report")
     prof = ad.read_h5ad(out / "pseudobulk" / "cellbench_cellmix5" / "profiles.h5ad")
     obs = prof.obs
     bulk, pb = obs[obs["modality"] == "bulk"], obs[obs["modality"] == "pseudobulk"]
@@ -62,7 +62,7 @@ def test_cellbench_pools_vs_proportion_matched_pseudobulk(shared_data, tmp_path,
     assert np.mean(matched) > np.mean(unmatched)
 
 
-SKIP_ANALYSES = ["--skip-stages", "metrics", "discriminate", "calibrate", "enrich", "ssl", "report"]
+SKIP_ANALYSES = ["--skip-stages", "metrics", "discriminate", "calibrate", "deconvolve", "enrich", "ssl", "report"]
 
 
 def test_failed_stage_publishes_nothing_and_rerun_completes(tmp_path, monkeypatch):

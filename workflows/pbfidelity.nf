@@ -9,6 +9,7 @@ include { PBF_PSEUDOBULK   } from '../modules/local/pbf_pseudobulk/main'
 include { PBF_METRICS      } from '../modules/local/pbf_metrics/main'
 include { PBF_DISCRIMINATE } from '../modules/local/pbf_discriminate/main'
 include { PBF_CALIBRATE    } from '../modules/local/pbf_calibrate/main'
+include { PBF_DECONVOLVE   } from '../modules/local/pbf_deconvolve/main'
 include { PBF_ENRICH       } from '../modules/local/pbf_enrich/main'
 include { PBF_SSL          } from '../modules/local/pbf_ssl/main'
 include { PBF_REPORT       } from '../modules/local/pbf_report/main'
@@ -50,11 +51,25 @@ workflow PBFIDELITY {
     PBF_CALIBRATE(ch_profiles)
     ch_versions = ch_versions.mix(PBF_CALIBRATE.out.versions)
 
-    // enrich: DE results, plus the SHAP ranking when the discriminator produced one
+    // deconvolve: the profiles and the per-cell-type reference (written when cells have types), plus the
+    // metrics stage's DE table when it ran (the concordant-genes arm)
+    ch_deconvolve = ch_profiles
+        .join(PBF_PSEUDOBULK.out.celltype_profiles)
+        .join(PBF_METRICS.out.de, remainder: true)
+        .filter { _meta, profiles, celltype, _de -> profiles != null && celltype != null }
+        .map { meta, profiles, celltype, de -> [meta, profiles, celltype, de ?: []] }
+    PBF_DECONVOLVE(ch_deconvolve, proportions)
+    ch_versions = ch_versions.mix(PBF_DECONVOLVE.out.versions)
+
+    // enrich: DE results, the SHAP ranking and its candidate genes when the discriminator produced them,
+    // and the profiles (donor sign-flip prerank)
     ch_enrich = PBF_METRICS.out.de
         .join(PBF_DISCRIMINATE.out.shap, remainder: true)
         .filter { _meta, de, _shap -> de != null }
-        .map { meta, de, shap -> [meta, de, shap ?: []] }
+        .join(PBF_DISCRIMINATE.out.shap_genes, remainder: true)
+        .filter { _meta, de, _shap, _all -> de != null }
+        .join(ch_profiles)
+        .map { meta, de, shap, all, profiles -> [meta, de, shap ?: [], all ?: [], profiles] }
     // no gene sets: the value channel stays empty and PBF_ENRICH runs no task
     PBF_ENRICH(ch_enrich, ch_gene_sets.collect())
     ch_versions = ch_versions.mix(PBF_ENRICH.out.versions)
@@ -72,6 +87,7 @@ workflow PBFIDELITY {
         stageDirs(PBF_METRICS.out.results),
         stageDirs(PBF_DISCRIMINATE.out.results),
         stageDirs(PBF_CALIBRATE.out.results),
+        stageDirs(PBF_DECONVOLVE.out.results),
         stageDirs(PBF_ENRICH.out.results),
         collectOrEmpty(ch_ssl_dirs),
     )

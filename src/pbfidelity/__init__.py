@@ -15,6 +15,7 @@ STAGES: tuple[str, ...] = (
     "enrich",
     "discriminate",
     "calibrate",
+    "deconvolve",
     "ssl",
     "report",
 )

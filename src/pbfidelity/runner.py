@@ -116,15 +116,31 @@ def _calibrate(ctx: RunContext, ds: str) -> list[str]:
             "--outdir", str(ctx.stage_dir("calibrate", ds)), "--seed", str(ctx.args.seed)]
 
 
+def _deconvolve(ctx: RunContext, ds: str) -> list[str]:
+    pb = ctx.stage_dir("pseudobulk", ds)
+    argv = ["deconvolve", "--profiles", str(_profiles(ctx, ds)),
+            "--celltype-profiles", str(pb / "celltype_profiles.h5ad"),
+            "--outdir", str(ctx.stage_dir("deconvolve", ds)), "--seed", str(ctx.args.seed)]
+    de = ctx.stage_dir("metrics", ds) / "de_results.tsv"
+    if de.exists():  # written unless the metrics stage skipped this dataset
+        argv += ["--de", str(de)]
+    if ctx.args.proportions and str(ctx.args.proportions) != "estimate":  # known proportions: the truth
+        argv += ["--proportions", str(ctx.args.proportions)]
+    return argv
+
+
 def _enrich(ctx: RunContext, ds: str) -> list[str] | None:
     if not ctx.args.gene_sets:
         return None
     argv = ["enrich", "--de", str(ctx.stage_dir("metrics", ds) / "de_results.tsv"), "--dataset", ds,
             "--gene-sets", str(ctx.args.gene_sets), "--outdir", str(ctx.stage_dir("enrich", ds)),
-            "--seed", str(ctx.args.seed)]
+            "--profiles", str(_profiles(ctx, ds)), "--seed", str(ctx.args.seed)]
     shap = ctx.stage_dir("discriminate", ds) / "shap_top_genes.tsv"
     if shap.exists():
         argv += ["--ranked-genes", str(shap)]
+    shap_all = ctx.stage_dir("discriminate", ds) / "shap_genes.tsv"
+    if shap_all.exists():
+        argv += ["--shap-genes", str(shap_all)]
     return argv
 
 
@@ -157,6 +173,7 @@ STEPS: list[tuple[str, Builder, bool, str]] = [
     ("metrics", _metrics, True, ""),
     ("discriminate", _discriminate, True, ""),
     ("calibrate", _calibrate, True, ""),
+    ("deconvolve", _deconvolve, True, ""),
     ("enrich", _enrich, True, "no --gene-sets given"),
     ("ssl", _ssl, True, "no --label-column given"),
     ("report", _report, False, ""),
@@ -340,7 +357,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gene-annotation", type=Path, help="gene annotation TSV (ENSEMBL, SYMBOL, GENETYPE, CHR)")
     p.add_argument("--gene-sets", type=Path, help="GMT file of gene sets for the enrich stage")
     p.add_argument("--proportions", type=Path,
-                   help="TSV of target cell-type proportions per sample for proportion-matched pseudo-bulk")
+                   help="TSV of target cell-type proportions per sample for proportion-matched pseudo-bulk (also "
+                        "the truth of the deconvolve stage), or 'estimate': targets deconvolved from each bulk "
+                        "sample with a leave-donor-out single-cell reference")
     p.add_argument("--pseudo-replicates", type=int, default=0,
                    help="bootstrap pseudo-bulk replicates per sample (kept in their donor's fold downstream)")
     p.add_argument("--label-column", help="samplesheet column with the phenotype label for the ssl stage")

@@ -59,6 +59,45 @@ def _corrupt_h5ad(d: Path) -> str:
     return "sc.h5ad"
 
 
+def _mtx_empty_features(d: Path) -> str:
+    name = _mtx_dir(d, "%%MatrixMarket matrix coordinate integer general\n0 0 0\n")
+    (d / "mtx" / "features.tsv").write_text("")  # pandas EmptyDataError escaped the reader
+    (d / "mtx" / "barcodes.tsv").write_text("")
+    return name
+
+
+def _tenx_corrupt_metadata(d: Path) -> str:
+    name = _tenx(d)
+    raw = bytearray((d / name).read_bytes())
+    raw[17] = 1  # h5py raised RuntimeError (addr overflow) on `"matrix" in f`, before any read was guarded
+    (d / name).write_bytes(bytes(raw))
+    return name
+
+
+def _h5ad_var_as_array(d: Path) -> str:
+    p = d / "sc.h5ad"
+    ad.AnnData(
+        sp.csr_matrix(np.ones((2, 2), dtype=np.float32)), obs=pd.DataFrame(index=["a", "b"])
+    ).write_h5ad(p)
+    with h5py.File(p, "r+") as f:  # var stored as a plain array: the reader died on `var.index`
+        del f["var"]
+        f["var"] = np.array([1, 2])
+    return "sc.h5ad"
+
+
+def _h5ad_text_data(d: Path) -> str:
+    p = d / "sc.h5ad"
+    ad.AnnData(
+        sp.csr_matrix(np.ones((2, 2), dtype=np.float32)),
+        obs=pd.DataFrame(index=["a", "b"]),
+        var=pd.DataFrame(index=["MT-CO1", "G2"]),
+    ).write_h5ad(p)
+    with h5py.File(p, "r+") as f:  # X/data as bytes: numpy's isfinite raised TypeError in the integer check
+        del f["X/data"]
+        f["X/data"] = np.array([b"a", b"b", b"c", b"d"])
+    return "sc.h5ad"
+
+
 def _dup_header_csv(d: Path) -> str:
     (d / "cells.csv").write_text("gene_id,gene_id")  # header only, duplicated: object dtype reached scipy
     return "cells.csv"
@@ -85,6 +124,13 @@ CASES = {
     "tenx_ids_short": (lambda d: _tenx(d, **{"features/id": np.array([b"G1"])}), "features/id has 1 entries"),
     "h5ad_corrupt_superblock": (_corrupt_h5ad, "sc.h5ad"),
     "csv_duplicated_header_only": (_dup_header_csv, None),
+    # found by a 400-example session (PBF_FUZZ_EXAMPLES=400), 2026-12-03
+    "mtx_empty_features_and_barcodes": (_mtx_empty_features, "features.tsv: empty file"),
+    "tenx_corrupt_metadata": (_tenx_corrupt_metadata, "sc.h5"),
+    "h5ad_var_not_a_dataframe": (_h5ad_var_as_array, "var is stored as ndarray"),
+    # found by a 1,500-example session, same day
+    "h5ad_text_counts": (_h5ad_text_data, "holds non-numeric values"),
+    "tenx_text_counts": (lambda d: _tenx(d, data=np.array([b"x", b"y"])), "non-numeric values"),
 }
 
 
@@ -117,6 +163,20 @@ def test_bulk_parser_error_is_one_line(tmp_path):
     gz.write_bytes(gzip.compress(b"gene_id\tS1\nG1\t1\n")[:-4])  # truncated gzip
     with pytest.raises(UserError):
         read_bulk_counts(gz)
+
+
+@pytest.mark.parametrize("value", ["1E100", "inf", "1e19"])
+def test_bulk_count_too_large_is_refused(tmp_path, value):
+    """1E100 was cast to int64 as -9223372036854775808: user data silently altered (found by fuzzing)."""
+    from pbfidelity.errors import UserError
+    from pbfidelity.io.bulk import read_bulk_counts
+
+    p = tmp_path / "b.tsv"
+    p.write_text(f"gene_id\tS1\nG1\t{value}\nG2\t3\n")
+    with pytest.raises(UserError, match="gene 'G1': count .* infinite or too large"):
+        read_bulk_counts(p)
+    p.write_text("gene_id\tS1\nG1\t9007199254740992\nG2\t3\n")  # 2**53 is still exact
+    assert read_bulk_counts(p).counts.loc["G1", "S1"] == 2**53
 
 
 def test_h5ad_obs_with_a_matrix_encoding(cli, tmp_path):

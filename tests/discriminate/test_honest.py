@@ -66,17 +66,42 @@ def test_depth_mismatch_null_covariates_separate_but_depth_matched_profiles_do_n
     assert s["depth"]["bulk_median_matched"] == pytest.approx(s["depth"]["pseudobulk_median_matched"], rel=0.05)
 
 
+def test_null_depth_preset_depth_matching_covers_chance_and_covariates_alone_separate(tmp_path_factory):
+    """#12 on the simulator's ``null-depth`` preset (no distortion, bulk 5x shallower, per-modality sample
+    noise, doublets), three seeds: the covariate baseline alone separates every time (library size AUROC 1);
+    with depth matching the exact paired interval covers 0.5 in at least two of three seeds (a 95 % interval
+    may miss by chance: seed 42 at full size gives 10 of 12 pairs; the benchmark counts coverage over more
+    seeds)."""
+    from tests.conftest import build_sim_profiles
+
+    covered = []
+    for seed in (1, 2, 3):
+        path, truth = build_sim_profiles(tmp_path_factory.mktemp(f"nulldepth{seed}"), null=False, n_replicates=0,
+                                         seed=seed, extra=["--preset", "null-depth", "--cells-per-sample", "150",
+                                                           "--n-genes", "1500"])
+        assert truth["null"] and truth["affected_genes"] == {}
+        s = discriminate(_load(path), DiscriminateParams(**FAST)).summary
+        assert s["depth"]["pseudobulk_median_raw"] > 3.5 * s["depth"]["bulk_median_raw"]
+        cov = s["covariate_baseline"]
+        assert cov["single_covariate_auroc"]["log10_library_size"] == 1.0
+        assert cov["separates"] and cov["auroc_exact"]["lower_bound"] > 0.5
+        ex = s["auroc_exact"]
+        covered.append(ex["ci_low"] < 0.5 < ex["ci_high"])
+    assert sum(covered) >= 2, covered
+
+
 def test_planted_simulation_still_recovered_with_an_exact_bound(tmp_path_factory):
     from tests.conftest import build_sim_profiles
 
     path, truth = build_sim_profiles(tmp_path_factory.mktemp("planted16"), null=False, n_replicates=0,
-                                     extra=["--n-donors", "16"])
+                                     extra=["--n-donors", "16", "--preset", "hard"])
     res = discriminate(_load(path), DiscriminateParams(**{**FAST, "baselines": True}))
     s = res.summary
     assert s["auroc_exact"]["n_pairs"] == 16 and s["auroc_exact"]["lower_bound"] > 0.8
-    planted = set(truth["distorted_genes"])
+    affected = {g for g, v in truth["affected_genes"].items() if abs(v["log2fc"]) >= 0.5}
     top = res.top["gene"].head(100)
-    assert np.mean([g in planted for g in top]) >= 0.8
+    assert np.mean([g in affected for g in top]) >= 0.8
+    assert not s["covariate_baseline"]["separates"]  # technical covariates alone do not explain it
 
 
 def test_pseudo_replicates_are_never_evaluation_units(sim_planted):

@@ -65,5 +65,11 @@ def planted_result(sim_planted):
 
 
 @pytest.fixture(scope="session")
+def hard_result(sim_hard):
+    """compute_metrics on the ``hard`` preset simulation (computed once per session)."""
+    return _metrics(sim_hard[0]), sim_hard[1]
+
+
+@pytest.fixture(scope="session")
 def null_result(sim_null):
     return _metrics(sim_null[0]), sim_null[1]

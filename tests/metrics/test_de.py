@@ -32,30 +32,50 @@ def test_classify_thresholds():
     assert classify(t, 0.05, 0.0).tolist()[4] == "bulk_up"
 
 
-def _recall_precision(de: pd.DataFrame, planted: set[str]) -> tuple[float, float, int]:
-    called = set(de.loc[de["direction"] != "ns", "gene"])
-    planted = planted & set(de["gene"])
-    hit = len(called & planted)
-    return hit / len(planted), hit / max(len(called), 1), len(called)
+def _truth_lfc(truth: dict) -> pd.Series:
+    return pd.Series({g: v["log2fc"] for g, v in truth["affected_genes"].items()}, dtype=float)
 
 
-def test_planted_distortions_are_found(planted_result):
-    """Must-show: default-size simulation, recall of planted genes among DE genes >= 0.8, precision >= 0.5."""
-    res, truth = planted_result
+def _graded(de: pd.DataFrame, lfc: pd.Series) -> tuple[float, float, int]:
+    """Recall of the genes whose true |log2FC| > 1 (what the thresholded test is for) and precision against
+    every truly affected gene (true |log2FC| >= 0.5, shifted cell-type markers included)."""
+    tested = de.dropna(subset=["pvalue"])
+    t = lfc.reindex(tested["gene"]).fillna(0.0)
+    called = set(tested.loc[tested["direction"] != "ns", "gene"])
+    target, affected = set(t.index[t.abs() > 1]), set(t.index[t.abs() >= 0.5])
+    return len(called & target) / len(target), len(called & affected) / max(len(called), 1), len(called)
+
+
+def test_planted_distortions_are_found(hard_result):
+    """Must-show on the ``hard`` preset (donor SD 0.5, per-modality sample noise, effects 1.4-4x): the thresholded
+    paired test finds >= 40 % of the genes truly beyond |log2FC| 1 (measured 0.56) with precision >= 0.9 against
+    the complete ground truth (measured 1.0), every call in the true direction."""
+    res, truth = hard_result
     de = res.tables["de_results"]
     assert list(de.columns) == DE_COLUMNS and res.summary["de_design"] == "~ donor + modality"
-    recall, precision, n_called = _recall_precision(de, set(truth["distorted_genes"]))
-    assert recall >= 0.8 and precision >= 0.5, (recall, precision, n_called)
-    # directions agree with the planted direction
-    d = de.set_index("gene")["direction"]
-    bulk_up = set(truth["distortions"]["capture_bias_bulk_up"]) & set(d.index)
-    pb_up = (
-        set(truth["distortions"]["stress"]) | set(truth["distortions"]["capture_bias_pseudobulk_up"])
-    ) & set(d.index)
-    assert (d[list(bulk_up)] == "bulk_up").mean() >= 0.8 and (d[list(pb_up)] == "pseudobulk_up").mean() >= 0.8
+    lfc = _truth_lfc(truth)
+    recall, precision, n_called = _graded(de, lfc)
+    assert recall >= 0.4 and precision >= 0.9, (recall, precision, n_called)
+    calls = de[de["direction"] != "ns"].set_index("gene")
+    true_sign = np.sign(lfc.reindex(calls.index).fillna(0.0))
+    assert ((calls["direction"] == "bulk_up") == (true_sign > 0)).mean() >= 0.95
     v = volcano_points(de, max_ns=100)
     assert res.summary["n_de"] == n_called
     assert (v["direction"] != "ns").sum() == n_called and (v["direction"] == "ns").sum() <= 100
+
+
+def test_without_the_donor_term_the_same_test_fails_the_threshold(sim_hard):
+    """Negative control: the same thresholded test, donors ignored (``~ modality``), misses most of what the
+    paired design finds on ``hard`` (measured recall 0.10 vs 0.56) and fails the 0.4 threshold above."""
+    import anndata as ad
+
+    path, truth = sim_hard
+    comp = primary_comparison(ad.read_h5ad(path))
+    unpaired = comp.obs.assign(donor=[f"u{i}" for i in range(len(comp.obs))])
+    de, design = run_deseq2(comp.counts, comp.genes, unpaired, lfc_threshold=1.0)
+    assert design == "~ modality"
+    recall, precision, _ = _graded(de, _truth_lfc(truth))
+    assert recall < 0.4, recall
 
 
 def test_null_simulation_gives_few_de_genes(null_result):

@@ -377,6 +377,7 @@ def test_another_seed_changes_the_tables(profile_run, tmp_path):
         "metrics",
         "discriminate",
         "calibrate",
+        "deconvolve",
         "enrich",
         "ssl",
         "report",

@@ -106,9 +106,13 @@ def _runner_argv(tmp_path: Path, stage: str) -> list[str]:
     shap = ctx.stage_dir("discriminate", "ds") / "shap_top_genes.tsv"
     shap.parent.mkdir(parents=True, exist_ok=True)
     shap.write_text("gene\n")
+    shap.with_name("shap_genes.tsv").write_text("gene\tcandidate\n")
     control = ctx.stage_dir("pseudobulk", "ds") / "negative_control.h5ad"
     control.parent.mkdir(parents=True, exist_ok=True)
     control.write_text("")
+    de = ctx.stage_dir("metrics", "ds") / "de_results.tsv"
+    de.parent.mkdir(parents=True, exist_ok=True)
+    de.write_text("gene\n")
     builder = {s: b for s, b, *_ in pbf_runner.STEPS}[stage]
     return builder(ctx, "ds")
 

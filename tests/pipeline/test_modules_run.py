@@ -30,6 +30,7 @@ ORDER = [
     "PBF_METRICS",
     "PBF_DISCRIMINATE",
     "PBF_CALIBRATE",
+    "PBF_DECONVOLVE",
     "PBF_ENRICH",
     "PBF_SSL",
     "PBF_REPORT",
@@ -183,14 +184,31 @@ def run_profiles_stage(process: str, extra: dict | None = None):
 
 def run_enrich(chain: Chain, task: Path) -> None:
     shap = chain.done.get("PBF_DISCRIMINATE", Path("/nonexistent")) / DATASET / "shap_top_genes.tsv"
+    shap_all = shap.with_name("shap_genes.tsv")
     env = {
         "meta": _meta(),
         "params": {"seed": 42},
         "de_results": stage(task, chain.done["PBF_METRICS"] / DATASET / "de_results.tsv", "de_results.tsv"),
         "ranked_genes": stage(task, shap, "shap_top_genes.tsv") if shap.exists() else [],
+        "shap_genes": stage(task, shap_all, "shap_genes.tsv") if shap_all.exists() else [],
+        "profiles": _profiles(chain, task),
         "gene_sets": stage(task, _sim(chain) / "genesets.gmt", "genesets.gmt"),
     }
     chain.execute("PBF_ENRICH", env, task)
+
+
+def run_deconvolve(chain: Chain, task: Path) -> None:
+    pb = chain.done["PBF_PSEUDOBULK"] / DATASET
+    de = chain.done.get("PBF_METRICS", Path("/nonexistent")) / DATASET / "de_results.tsv"
+    env = {
+        "meta": _meta(),
+        "params": {"seed": 42},
+        "profiles": _profiles(chain, task),
+        "celltype_profiles": stage(task, pb / "celltype_profiles.h5ad", "celltype_profiles.h5ad"),
+        "de_results": stage(task, de, "de_results.tsv") if de.exists() else [],
+        "proportions": stage(task, _sim(chain) / "proportions.tsv", "proportions.tsv"),
+    }
+    chain.execute("PBF_DECONVOLVE", env, task)
 
 
 REPORT_INPUTS = {
@@ -199,6 +217,7 @@ REPORT_INPUTS = {
     "metrics": "PBF_METRICS",
     "discriminate": "PBF_DISCRIMINATE",
     "calibrate": "PBF_CALIBRATE",
+    "deconvolve": "PBF_DECONVOLVE",
     "enrich": "PBF_ENRICH",
     "ssl": "PBF_SSL",
 }
@@ -243,6 +262,7 @@ RUNNERS = {
     ),
     "PBF_DISCRIMINATE": (run_profiles_stage("PBF_DISCRIMINATE"), ("PBF_PSEUDOBULK",), "discriminate"),
     "PBF_CALIBRATE": (run_profiles_stage("PBF_CALIBRATE"), ("PBF_PSEUDOBULK",), "calibrate"),
+    "PBF_DECONVOLVE": (run_deconvolve, ("PBF_PSEUDOBULK",), "deconvolve"),
     "PBF_ENRICH": (run_enrich, ("PBF_METRICS",), "enrich"),
     "PBF_SSL": (run_profiles_stage("PBF_SSL", {"label_column": "phenotype"}), ("PBF_PSEUDOBULK",), "ssl"),
     "PBF_REPORT": (run_report, ("PBF_QC",), "report"),

@@ -109,10 +109,36 @@ def test_calibration_change_with_interval_and_ssl_power_statement_once():
         "d",
         {
             "calibrate": {"auroc_raw": 0.9, "auroc_calibrated": 0.9, "auroc_calibrated_ci": [0.71, 1.0]},
-            "ssl": {"power_statement": "no SSL model beats the validation-chosen baseline", "power": [
-                {"model": "scarf_probe", "family": "ssl_probe", "call": "underpowered", "diff_mean": 0.01}]},
+            "ssl": {
+                "power_statement": "no SSL model beats the validation-chosen baseline",
+                "power": [
+                    {"model": "scarf_probe", "family": "ssl_probe", "call": "underpowered", "diff_mean": 0.01}
+                ],
+            },
         },
     )
     assert v.cells["Calibration ΔAUROC"] == "+0.000 (calibrated AUROC 0.900, 95% CI 0.710 to 1.000)"
     assert v.cells["SSL label efficiency"] == "no gain over the chosen baseline"
     assert sum("never matched" in x for x in v.sentences) == 0
+
+
+def test_enrichment_cell_names_the_test_and_flags_gene_permutation():
+    from pbfidelity.report.verdict import dataset_verdict
+
+    flip = {
+        "prerank_significant": {"bulk_up": 2, "pseudobulk_up": 1},
+        "prerank_test": "donor sign-flip (10000 random flips)",
+        "prerank_null_safe": True,
+        "top_processes": {"prerank:bulk_up": {"term": "GO:1", "name": "translation", "padj": 0.01}},
+    }
+    v = dataset_verdict("d", {"enrich": flip})
+    assert v.cells["Processes (padj < 0.05)"] == "3 (2 bulk-up, 1 pseudobulk-up)"
+    assert any("donor sign-flip" in s and "translation (bulk-up, padj" in s for s in v.sentences)
+    gene_perm = {**flip, "prerank_null_safe": False, "prerank_caveat": "anti-conservative"}
+    v = dataset_verdict("d", {"enrich": gene_perm})
+    assert v.cells["Processes (padj < 0.05)"].endswith("not null-safe")
+    under = {**flip, "prerank_underpowered": True, "prerank_n_donors": 4, "prerank_min_attainable_p": 0.125}
+    assert (
+        dataset_verdict("d", {"enrich": under}).cells["Processes (padj < 0.05)"] == "underpowered (4 donors)"
+    )
+    assert "Processes (padj < 0.05)" not in dataset_verdict("d", {}).cells

@@ -11,6 +11,7 @@ process PBF_DISCRIMINATE {
     output:
     tuple val(meta), path("${meta.id}"), emit: results
     tuple val(meta), path("${meta.id}/shap_top_genes.tsv"), emit: shap, optional: true
+    tuple val(meta), path("${meta.id}/shap_genes.tsv"), emit: shap_genes, optional: true
     path "${meta.id}/versions.yml", emit: versions
 
     when:
@@ -30,6 +31,7 @@ process PBF_DISCRIMINATE {
     """
     mkdir -p ${meta.id}
     printf 'gene\\tmean_abs_shap\\n' > ${meta.id}/shap_top_genes.tsv
+    printf 'gene\\tmean_abs_shap\\tcandidate\\n' > ${meta.id}/shap_genes.tsv
     printf 'PBF_DISCRIMINATE:\\n  pbfidelity: stub\\n' > ${meta.id}/versions.yml
     """
 }

@@ -6,7 +6,7 @@ process PBF_ENRICH {
     container 'ghcr.io/pbfidelity/pbfidelity:0.1.0'
 
     input:
-    tuple val(meta), path(de_results), path(ranked_genes)
+    tuple val(meta), path(de_results), path(ranked_genes), path(shap_genes), path(profiles)
     path gene_sets
 
     output:
@@ -19,14 +19,17 @@ process PBF_ENRICH {
     script:
     def args = task.ext.args ?: ''
     def ranked = ranked_genes ? "--ranked-genes ${ranked_genes}" : ''
+    def candidates = shap_genes ? "--shap-genes ${shap_genes}" : ''
     """
     pbfidelity enrich \\
         --de ${de_results} \\
         --dataset ${meta.id} \\
         --gene-sets ${gene_sets} \\
         --outdir ${meta.id} \\
+        --profiles ${profiles} \\
         --seed ${params.seed} \\
         ${ranked} \\
+        ${candidates} \\
         ${args}
     """
 

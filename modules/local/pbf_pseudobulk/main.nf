@@ -14,6 +14,7 @@ process PBF_PSEUDOBULK {
     tuple val(meta), path("${meta.id}"), emit: results
     tuple val(meta), path("${meta.id}/profiles.h5ad"), emit: profiles
     tuple val(meta), path("${meta.id}/negative_control.h5ad"), optional: true, emit: negative_control
+    tuple val(meta), path("${meta.id}/celltype_profiles.h5ad"), optional: true, emit: celltype_profiles
     path "${meta.id}/versions.yml", emit: versions
 
     when:
@@ -43,6 +44,7 @@ process PBF_PSEUDOBULK {
     mkdir -p ${meta.id}
     touch ${meta.id}/profiles.h5ad
     touch ${meta.id}/negative_control.h5ad
+    touch ${meta.id}/celltype_profiles.h5ad
     printf 'PBF_PSEUDOBULK:\\n  pbfidelity: stub\\n' > ${meta.id}/versions.yml
     """
 }

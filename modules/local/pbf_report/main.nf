@@ -11,6 +11,7 @@ process PBF_REPORT {
     path metrics, stageAs: 'results/metrics/*'
     path discriminate, stageAs: 'results/discriminate/*'
     path calibrate, stageAs: 'results/calibrate/*'
+    path deconvolve, stageAs: 'results/deconvolve/*'
     path enrich, stageAs: 'results/enrich/*'
     path ssl, stageAs: 'results/ssl/*'
 

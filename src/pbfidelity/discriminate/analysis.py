@@ -200,6 +200,12 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
     roc_df = pd.concat(rocs, ignore_index=True)
 
     importance = gene_importance(main.contributions, x, y, ps.genes)
+    # genes the classifier could choose from (top-variance in at least one training fold): the fair
+    # background for testing the SHAP gene list for enrichment
+    chosen = np.zeros(len(ps.genes), dtype=bool)
+    for fold_genes in main.selected:
+        chosen[np.asarray(fold_genes, dtype=np.int64)] = True
+    importance["candidate"] = importance["gene"].isin(set(np.asarray(ps.genes)[chosen].astype(str))).to_numpy()
     top = top_genes(importance, params.top_n)
     signed = signed_values(
         main.contributions,

@@ -1,8 +1,10 @@
 """Biological processes among bulk-up / pseudo-bulk-up genes: over-representation and preranked GSEA (GMT).
 
-Reads de_results.tsv from 'pbfidelity metrics' (and optionally the discriminator's shap_top_genes.tsv) and a
-GMT of gene sets. Background = the genes DESeq2 tested. Outputs: ora_results.tsv, prerank_results.tsv,
-top_processes.tsv, enrich_summary.json, *_mqc.yaml, versions.yml.
+Reads de_results.tsv from 'pbfidelity metrics' (and optionally the discriminator's shap_top_genes.tsv and
+shap_genes.tsv), the profiles .h5ad and a GMT of gene sets. ORA background = the genes DESeq2 tested (SHAP lists:
+the discriminator's candidate genes). Preranked p-values come from flipping modality labels within donor when
+the profiles are given (null-safe under gene correlation), else from gseapy's gene permutation (flagged).
+Outputs: ora_results.tsv, prerank_results.tsv, top_processes.tsv, enrich_summary.json, *_mqc.yaml, versions.yml.
 """
 
 from __future__ import annotations
@@ -24,15 +26,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         help="shap_top_genes.tsv (gene, mean_abs_shap, direction) from 'pbfidelity discriminate'",
     )
+    p.add_argument(
+        "--profiles",
+        type=Path,
+        help="profiles .h5ad from 'pbfidelity pseudobulk': enables the donor sign-flip prerank (null-safe)",
+    )
+    p.add_argument(
+        "--shap-genes",
+        type=Path,
+        help="shap_genes.tsv from 'pbfidelity discriminate' (all genes, column 'candidate'): ORA background "
+        "of the SHAP gene lists = the genes the discriminator could choose from",
+    )
+    p.add_argument(
+        "--pb-method", default="auto", help="pseudo-bulk construction paired with bulk (as metrics)"
+    )
     p.add_argument("--dataset", help="dataset name (default: from metrics_summary.json beside --de)")
     p.add_argument("--min-size", type=int, default=10, help="smallest gene set (genes in the background)")
     p.add_argument("--max-size", type=int, default=500, help="largest gene set (genes in the background)")
     p.add_argument("--permutations", type=int, default=1000, help="prerank permutations")
     p.add_argument(
         "--prerank-method",
-        choices=["multilevel", "permutation"],
-        default="multilevel",
-        help="prerank p-values: fgsea multilevel or classic permutation",
+        choices=["auto", "donor-flip", "multilevel", "permutation"],
+        default="auto",
+        help="prerank p-values: donor-flip = modality labels flipped within donor (needs --profiles; holds "
+        "when genes are correlated); multilevel/permutation = gseapy's gene permutation (anti-conservative "
+        "for co-regulated genes); auto = donor-flip when --profiles is given",
+    )
+    p.add_argument(
+        "--flip-permutations",
+        type=int,
+        default=10_000,
+        help="donor sign flips (all 2^donors when fewer)",
     )
     p.add_argument("--threads", type=int, default=1, help="threads for prerank")
     p.add_argument("--top-n", type=int, default=10, help="top processes reported per query and direction")
@@ -90,6 +114,47 @@ def read_ranked(path: Path):
     return t.dropna(subset=["gene"]).drop_duplicates("gene")
 
 
+def read_candidates(path: Path, dataset: str) -> set[str]:
+    """Genes the discriminator could choose from (``candidate`` true in shap_genes.tsv)."""
+    import pandas as pd
+
+    from pbfidelity.errors import UserError
+
+    if not path.exists():
+        raise UserError(f"{path}: SHAP gene table does not exist")
+    try:
+        t = pd.read_csv(path, sep="\t", dtype={"gene": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read as TSV ({exc})") from None
+    missing = [c for c in ("gene", "candidate") if c not in t.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {missing}; has {list(t.columns)}")
+    if "dataset" in t.columns and (t["dataset"].astype(str) == dataset).any():
+        t = t[t["dataset"].astype(str) == dataset]
+    flag = t["candidate"].astype(str).str.lower().isin(["true", "1"])
+    return set(t.loc[flag, "gene"].dropna().astype(str))
+
+
+def paired_differences_from(path: Path, dataset: str, pb_method: str):
+    """Donor-level paired log-CPM differences (bulk - pseudo-bulk) of ``dataset``: (matrix, genes)."""
+    from pbfidelity.discriminate.profiles import select_profiles
+    from pbfidelity.enrich.paired import paired_differences
+    from pbfidelity.errors import StageSkipped, UserError
+    from pbfidelity.io.profiles import read_profiles
+
+    adata = read_profiles(path)
+    try:
+        ps = select_profiles(adata, dataset, pb_method, replicates=False, source=str(path))
+    except StageSkipped as exc:
+        raise UserError(f"{path}: {exc}") from None
+    pairs = ps.matched_pairs()
+    if len(pairs) < 2:
+        raise UserError(f"{path}: dataset '{dataset}' has {len(pairs)} bulk/pseudo-bulk pair(s); need >= 2")
+    x = ps.logcpm()
+    diffs, _ = paired_differences(x[pairs["bulk"].to_numpy()], x[pairs["pb"].to_numpy()], pairs["donor"])
+    return diffs, ps.genes
+
+
 def dataset_name(args: argparse.Namespace) -> str:
     if args.dataset:
         return args.dataset
@@ -113,8 +178,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.min_size < 1 or args.max_size < args.min_size:
         raise UserError(f"--min-size/--max-size: need 1 <= min <= max, got {args.min_size}, {args.max_size}")
-    if args.permutations < 1 or args.threads < 1 or args.top_n < 1 or not 0 < args.alpha < 1:
-        raise UserError("--permutations, --threads and --top-n must be >= 1 and --alpha in (0, 1)")
+    if (
+        args.permutations < 1
+        or args.flip_permutations < 1
+        or args.threads < 1
+        or args.top_n < 1
+        or not 0 < args.alpha < 1
+    ):
+        raise UserError(
+            "--permutations, --flip-permutations, --threads and --top-n must be >= 1 and --alpha in (0, 1)"
+        )
+    if args.prerank_method == "donor-flip" and not args.profiles:
+        raise UserError(
+            "--prerank-method donor-flip needs --profiles (the profiles .h5ad of the pseudobulk stage)"
+        )
     de = read_de(args.de)
     gene_sets = read_gmt(args.gene_sets)
     ranked = read_ranked(args.ranked_genes) if args.ranked_genes else None
@@ -128,18 +205,42 @@ def run(args: argparse.Namespace) -> int:
             f"{args.gene_sets}: no gene of any set is among the tested genes of {args.de} "
             f"(sets use ids like {example}, the DE table {sorted(background)[:3]})"
         )
+    paired = None
+    if args.profiles and args.prerank_method in ("auto", "donor-flip"):
+        paired = paired_differences_from(args.profiles, ds, args.pb_method)
+    candidates = read_candidates(args.shap_genes, ds) if args.shap_genes else None
     params = EnrichParams(
         min_size=args.min_size,
         max_size=args.max_size,
         permutations=args.permutations,
         prerank_method=args.prerank_method,
+        flip_permutations=args.flip_permutations,
         threads=args.threads,
         top_n=args.top_n,
         alpha=args.alpha,
         seed=args.seed,
     )
-    result = run_enrichment(de, gene_sets, ranked, params, ds)
-    result.summary.update(gene_sets=str(args.gene_sets), ranked_genes=str(args.ranked_genes or ""))
+    result = run_enrichment(de, gene_sets, ranked, params, ds, paired=paired, ranked_background=candidates)
+    if not result.summary["prerank_null_safe"]:
+        log.warning(
+            "enrich %s: %s (pass --profiles for the donor sign-flip test)",
+            ds,
+            result.summary["prerank_caveat"],
+        )
+    if result.summary["prerank_underpowered"]:
+        log.warning(
+            "enrich %s: underpowered: with %d donors the smallest attainable prerank p is %.3g (> alpha %.3g)",
+            ds,
+            result.summary["prerank_n_donors"],
+            result.summary["prerank_min_attainable_p"],
+            args.alpha,
+        )
+    result.summary.update(
+        gene_sets=str(args.gene_sets),
+        ranked_genes=str(args.ranked_genes or ""),
+        profiles=str(args.profiles or ""),
+        shap_genes=str(args.shap_genes or ""),
+    )
     with atomic_outdir(args.outdir) as tmp:
         opts = {"sep": "\t", "index": False, "float_format": "%.6g"}
         result.ora.to_csv(tmp / "ora_results.tsv", **opts)
@@ -149,10 +250,11 @@ def run(args: argparse.Namespace) -> int:
         write_enrich_mqc(tmp, result)
         write_versions(tmp, "enrich", ["numpy", "scipy", "pandas", "gseapy"])
     log.info(
-        "enrich %s: %d sets tested; significant ORA %s, prerank %s",
+        "enrich %s: %d sets tested; significant ORA %s, prerank %s (%s)",
         ds,
         result.summary["n_gene_sets_tested"],
         result.summary["ora_significant"],
         result.summary["prerank_significant"],
+        result.summary["prerank_test"],
     )
     return 0

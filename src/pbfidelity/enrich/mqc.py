@@ -35,8 +35,14 @@ def write_enrich_mqc(outdir: Path, result: EnrichResult) -> list[Path]:
                 f"Top processes ({ds})",
                 "Top gene sets per query: over-representation (ORA; statistic = genes in the "
                 "overlap) of bulk-up / pseudo-bulk-up DE genes (and SHAP genes when given) "
-                "against the tested genes, and preranked enrichment on the DESeq2 statistic "
-                "(statistic = NES). padj: Benjamini-Hochberg over all tested sets.",
+                "against the tested genes (SHAP genes: against the discriminator's candidate genes), and "
+                f"preranked enrichment by the {result.summary.get('prerank_test', 'preranked test')} "
+                "(statistic = NES). padj: Benjamini-Hochberg over all tested sets."
+                + (
+                    ""
+                    if result.summary.get("prerank_null_safe")
+                    else f" Caution: {result.summary.get('prerank_caveat', '')}."
+                ),
                 table.drop(columns=["analysis", "query", "rank"]),
                 **PARENT,
             )

@@ -78,6 +78,10 @@ def _read_table(path: Path) -> pd.DataFrame:
     return df
 
 
+#: the largest count a float64 holds exactly; larger values (or inf) would wrap when cast to int64
+MAX_EXACT_COUNT = float(2**53)
+
+
 def read_bulk_counts(path: str | Path, round_fractional: bool = False) -> BulkCounts:
     """Read a bulk counts matrix (genes x samples). Values must be non-negative integers.
 
@@ -132,6 +136,13 @@ def read_bulk_counts(path: str | Path, round_fractional: bool = False) -> BulkCo
         if (values < 0).any():
             gene = df.index[(values < 0).to_numpy()][0]
             raise UserError(f"{path}: column '{col}', gene '{gene}': negative count {values[gene]}")
+        huge = ~np.isfinite(values) | (values > MAX_EXACT_COUNT)
+        if huge.any():
+            gene = df.index[huge.to_numpy()][0]
+            raise UserError(
+                f"{path}: column '{col}', gene '{gene}': count {df.at[gene, col]!r} is infinite or too large "
+                f"(above {MAX_EXACT_COUNT:.0f}) to be a read count"
+            )
         frac = values != np.round(values)
         if frac.any():
             if not (round_fractional or estimated):
@@ -147,7 +158,8 @@ def read_bulk_counts(path: str | Path, round_fractional: bool = False) -> BulkCo
     if not df.columns.is_unique:
         dup = df.columns[df.columns.duplicated()][0]
         raise UserError(f"{path}: sample column '{dup}' appears twice")
-    qc_rows = qc_rows.apply(pd.to_numeric, errors="coerce").fillna(0).astype(np.int64)
+    qc_rows = qc_rows.apply(pd.to_numeric, errors="coerce")
+    qc_rows = qc_rows.where(np.isfinite(qc_rows) & (qc_rows.abs() <= MAX_EXACT_COUNT)).fillna(0).astype(np.int64)
     if n_rounded:
         why = f"{fmt} estimated counts" if estimated else "--round-bulk-counts"
         log.warning("%s: %d non-integer counts rounded to integers (%s)", path, n_rounded, why)

@@ -53,6 +53,10 @@ def _check_integer(path: Path, where: str, data: np.ndarray, first_row: int) -> 
 def _check_integer_slice(path: Path, where: str, data: np.ndarray, first_row: int) -> None:
     if data.size == 0:
         return
+    if not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
+        raise UserError(f"{path}: {where} holds non-numeric values (dtype {data.dtype}); raw counts are needed")
+    if np.issubdtype(data.dtype, np.complexfloating):
+        raise UserError(f"{path}: {where} holds complex numbers; raw counts are needed")
     if np.issubdtype(data.dtype, np.integer):
         if (data < 0).any():
             raise UserError(f"{path}: {where} holds negative values; raw counts are needed")
@@ -362,6 +366,11 @@ def _h5ad_source(path: Path, layer: str | None = None) -> SingleCellSource:
             shape_attr = elem.shape
         if tuple(shape_attr) != shape:
             raise UserError(f"{path}: {name} has shape {tuple(shape_attr)} but obs x var is {shape}")
+        for what, frame in (("obs", obs), ("var", var)):
+            if not isinstance(frame, pd.DataFrame):
+                raise UserError(
+                    f"{path}: {what} is stored as {type(frame).__name__}, not a dataframe (not a valid .h5ad)"
+                )
     except UserError:
         f.close()
         raise
@@ -380,7 +389,11 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
     except OSError as exc:
         raise UserError(f"{path}: cannot open as a 10x HDF5 file ({exc})") from None
     with f:
-        if "matrix" not in f:
+        try:
+            has_matrix = "matrix" in f
+        except (RuntimeError, OSError, KeyError, ValueError) as exc:  # corrupt HDF5 metadata
+            raise UserError(f"{path}: malformed 10x HDF5 file ({type(exc).__name__}: {exc})") from None
+        if not has_matrix:
             groups = list(f.keys())
             raise UserError(
                 f"{path}: 10x HDF5 in the CellRanger v2 layout (genome group(s) {groups}); "
@@ -413,6 +426,9 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
                 )
             mat = sp.csc_matrix((g["data"][()], g["indices"][()], g["indptr"][()]), shape=(n_genes, n_cells))
             mat.check_format(full_check=True)
+            if not np.issubdtype(mat.dtype, np.number) or np.issubdtype(mat.dtype, np.complexfloating):
+                raise UserError(f"{path}: 10x HDF5 matrix/data holds non-numeric values (dtype {mat.dtype})")
+            X = mat.T.tocsr()
         except UserError:
             raise
         except KeyError as exc:
@@ -427,7 +443,6 @@ def _tenx_h5_source(path: Path) -> SingleCellSource:
             IndexError,
         ) as exc:
             raise UserError(f"{path}: malformed 10x HDF5 matrix ({type(exc).__name__}: {exc})") from None
-    X = mat.T.tocsr()
     keep = np.array([t == "Gene Expression" for t in ftype]) if ftype else np.ones(len(ids), bool)
     X = X[:, np.flatnonzero(keep)]
     var = pd.Index(np.asarray(ids)[keep])
@@ -509,13 +524,23 @@ def read_mtx(mtx: Path) -> sp.coo_matrix:
     return sp.coo_matrix((v, (i, j)), shape=(n_rows, n_cols))
 
 
+def _read_mtx_table(path: Path) -> pd.DataFrame:
+    """features.tsv / barcodes.tsv of a 10x mtx folder (no header); UserError when empty or unreadable."""
+    try:
+        return pd.read_csv(path, sep="\t", header=None, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: empty file (one line per feature or barcode expected)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        raise UserError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+
+
 def _mtx_source(folder: Path) -> SingleCellSource:
     mtx = _find(folder, ("matrix.mtx",))
     feats = _find(folder, ("features.tsv", "genes.tsv"))
     bcs = _find(folder, ("barcodes.tsv",))
     m = read_mtx(mtx)
-    features = pd.read_csv(feats, sep="\t", header=None, dtype=str)
-    barcodes = pd.read_csv(bcs, sep="\t", header=None, dtype=str)[0]
+    features = _read_mtx_table(feats)
+    barcodes = _read_mtx_table(bcs)[0]
     if m.shape != (len(features), len(barcodes)):
         raise UserError(
             f"{mtx}: matrix shape {m.shape} does not match {len(features)} features x "

@@ -456,7 +456,7 @@ def build_dataset_profiles(
         **adata.uns["pbfidelity"],
         "warnings": warnings,
         # cells drawn per cell type for each proportion-matched pseudo-bulk (the report's composition view)
-        "proportion_targets": targets,
+        "cells_drawn_per_type": targets,
         "negative_control": {
             "file": "negative_control.h5ad" if ctrl_adata is not None else None,
             "n_pairs": int(len(ctrl_obs) // 2),

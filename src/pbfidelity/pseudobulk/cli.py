@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--proportions",
         type=Path,
         help="TSV: sample [, dataset], one column per cell type (fractions or cell numbers); "
-        "makes the primary pseudo-bulk proportion-matched",
+        "makes the primary pseudo-bulk proportion-matched. 'estimate': proportions of each bulk sample "
+        "estimated by deconvolution with a leave-donor-out reference of these cells (two passes over the cells)",
     )
     p.add_argument("--gene-annotation", type=Path, help="annotation TSV (ENSEMBL, SYMBOL) to map gene ids")
     p.add_argument("--celltype-key", default="cell_type", help="obs column with cell types")
@@ -80,6 +81,48 @@ def _sources(groups: dict, layer: str | None):
             yield src, frows
 
 
+def _estimate_proportions(rows, bulk, options, symbols, annotation, passing, notes, args):
+    """``--proportions estimate``: build sums and per-cell-type profiles, deconvolve every bulk sample with a
+    leave-donor-out reference, and return (estimates, options with them as targets, notes)."""
+    from dataclasses import replace
+
+    from pbfidelity.deconvolve.estimate import SOURCE, estimate_bulk_proportions
+    from pbfidelity.errors import UserError
+    from pbfidelity.io.assign import group_by_file
+    from pbfidelity.pseudobulk.build import build_dataset_profiles
+
+    ds = rows[0].dataset
+    first = build_dataset_profiles(
+        rows,
+        bulk,
+        _sources(group_by_file(rows), args.layer),
+        options=replace(options, n_replicates=0),
+        bulk_symbols=symbols,
+        annotation=annotation,
+        passing=passing,
+        notes=[],
+    )
+    if first.celltype is None:
+        raise UserError(
+            f"--proportions estimate: the cells of dataset '{ds}' have no '{options.celltype_key}' column"
+        )
+    est = estimate_bulk_proportions(first.adata, first.celltype, ds)
+    props = {s: {c: float(v) for c, v in r.items()} for s, r in est.iterrows()}
+    mean = est.mean(axis=0)
+    no_bulk = [r.sample for r in rows if r.sample not in props]
+    for s in no_bulk:  # no bulk profile (e.g. dropped by QC): the dataset's mean composition
+        props[s] = {c: float(v) for c, v in mean.items()}
+    note = f"proportions {SOURCE}" + (
+        f"; samples without bulk {no_bulk} matched to the mean" if no_bulk else ""
+    )
+    log.info("%s", note)
+    return (
+        est,
+        replace(options, proportions=props, proportions_source="estimated proportions"),
+        [*notes, note],
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -101,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     annotation = GeneAnnotation.read(args.gene_annotation) if args.gene_annotation else None
     passing = _passing(args.cell_qc)
     samples = [r.sample for r in rows]
-    props = read_proportions(args.proportions, ds, samples) if args.proportions else None
+    estimate = args.proportions is not None and str(args.proportions) == "estimate"
+    props = read_proportions(args.proportions, ds, samples) if args.proportions and not estimate else None
     notes: list[str] = []
 
     # --- bulk side (read once per file)
@@ -144,6 +188,11 @@ def run(args: argparse.Namespace) -> int:
         proportions=props,
         proportions_source=str(args.proportions),
     )
+    estimated = None
+    if estimate:  # first pass: plain sums and per-cell-type profiles, the reference of the estimate
+        estimated, options, notes = _estimate_proportions(
+            rows, bulk, options, symbols, annotation, passing, notes, args
+        )
     result = build_dataset_profiles(
         rows,
         bulk,
@@ -155,14 +204,29 @@ def run(args: argparse.Namespace) -> int:
         notes=notes,
     )
     adata, ct_adata = result.adata, result.celltype
+    if options.proportions is not None:
+        from pbfidelity.deconvolve.estimate import SOURCE, targets_record
+
+        source = SOURCE if estimate else str(args.proportions)
+        adata.uns["pbfidelity"]["proportion_targets"] = targets_record(options.proportions, ds, source)
+        adata.uns["pbfidelity"]["proportions_estimated"] = bool(estimate)
     # h5ad cannot store a list of dicts: per file in uns, as a list in the summary JSON
     adata.uns["pbfidelity"]["bulk_rounded"] = {
         key: [n[key] for n in rounded] for key in ("file", "format", "n_values_rounded")
     }
     summary = {**result.summary, "bulk_rounded": rounded, "layer": args.layer}
+    summary.pop("proportion_targets", None)
+    if options.proportions is not None:
+        summary["proportions_source"] = "estimated" if estimate else "given"
 
     with atomic_outdir(args.outdir) as tmp:
         write_profiles(adata, tmp / "profiles.h5ad")
+        if estimated is not None:
+            estimated = estimated.reset_index()
+            estimated.insert(0, "dataset", ds)
+            estimated.to_csv(
+                tmp / "estimated_proportions.tsv", sep="\t", index=False, float_format="%.6g"
+            )
         if ct_adata is not None:
             write_profiles(ct_adata, tmp / "celltype_profiles.h5ad")
         if result.control is not None:

@@ -14,6 +14,7 @@ STAGE_TITLES: dict[str, str] = {
     "enrich": "Biological processes",
     "discriminate": "Discrimination: bulk vs pseudo-bulk",
     "calibrate": "Calibration of pseudo-bulk",
+    "deconvolve": "Deconvolution: does the infidelity matter?",
     "ssl": "Self-supervised phenotype prediction",
 }
 STAGE_DESCRIPTIONS: dict[str, str] = {
@@ -23,6 +24,8 @@ STAGE_DESCRIPTIONS: dict[str, str] = {
     "enrich": "Processes over-represented among genes that differ between the modalities.",
     "discriminate": "Can a classifier tell bulk from pseudo-bulk on held-out donors, and which genes let it?",
     "calibrate": "A gene-wise correction learned on training donors, evaluated on held-out donors.",
+    "deconvolve": "Cell-type proportions of bulk and of its pseudo-bulk from the single-cell reference: how "
+    "optimistic a pseudo-bulk benchmark is, and how much a cross-fitted calibration recovers.",
     "ssl": "Self-supervised encoders against supervised baselines as labels become scarce.",
 }
 #: within a stage group and dataset, sections are ordered by the part of their id after the dataset name:

@@ -17,6 +17,17 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "reproducible computational workflows. Nat Biotechnol 35, 316–319 (2017).",
         "10.1038/nbt.3820",
     ),
+    "cibersort": (
+        "Newman AM, Liu CL, Green MR, et al. Robust enumeration of cell subsets from tissue expression "
+        "profiles. Nat Methods 12, 453–457 (2015).",
+        "10.1038/nmeth.3337",
+    ),
+    "nnls": ("Lawson CL, Hanson RJ. Solving Least Squares Problems. Prentice-Hall (1974).", ""),
+    "lin_ccc": (
+        "Lin LI. A concordance correlation coefficient to evaluate reproducibility. Biometrics 45, "
+        "255–268 (1989).",
+        "10.2307/2532051",
+    ),
     "nfcore": (
         "Ewels PA, Peltzer A, Fillinger S, et al. The nf-core framework for community-curated "
         "bioinformatics pipelines. Nat Biotechnol 38, 276–278 (2020).",
@@ -136,8 +147,11 @@ STAGE_METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("tmm", "sparsepca", "sklearn", "pydeseq2", "deseq2", "bh"),
     ),
     "enrich": (
-        "Biological processes were tested by over-representation against the tested genes and by "
-        "preranked gene set enrichment [{gsea}] with GSEApy [{gseapy}] on the user's gene sets.",
+        "Biological processes were tested by over-representation [{gseapy}] of the discordant genes against "
+        "the tested genes (of the SHAP genes against the genes the classifier could choose from), and by a "
+        "competitive preranked test whose null flips the modality labels within donor, so that correlated "
+        "genes do not inflate significance (gene-permutation preranked enrichment [{gsea}] only when no "
+        "profiles were given, flagged as not null-safe).",
         ("gsea", "gseapy"),
     ),
     "discriminate": (
@@ -152,6 +166,15 @@ STAGE_METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
         "applied to held-out donors; the discriminator was re-run on calibrated pseudo-bulk with the "
         "same folds.",
         (),
+    ),
+    "deconvolve": (
+        "Cell-type proportions of every bulk sample and of its pseudo-bulk were estimated from reference "
+        "profiles of QC-passing cells (per-cell means per cell type, leaving each pair's donor out) by "
+        "non-negative least squares [{nnls}] and by nu-support-vector regression on a marker signature, the "
+        "core of CIBERSORT [{cibersort}; {sklearn}], also with the reference corrected by a calibration "
+        "fitted on other folds' donors only; accuracy against known proportions was summarised by RMSE, "
+        "Pearson r and Lin's concordance correlation coefficient [{lin_ccc}] with donor-bootstrap intervals.",
+        ("nnls", "cibersort", "sklearn", "lin_ccc"),
     ),
     "ssl": (
         "Self-supervised encoders (SCARF [{scarf}], VIME [{vime}], BYOL [{byol}]) were pre-trained in PyTorch "

@@ -213,6 +213,36 @@ def _calibrate(s: Mapping | None, v: Verdict) -> None:
     v.sentences.append(lead + ("; ".join(parts) + "." if parts else "no numbers reported."))
 
 
+def _deconvolve(s: Mapping | None, v: Verdict) -> None:
+    """The optimism of a pseudo-bulk deconvolution benchmark (first method) and what calibration recovers."""
+    if s is None:
+        v.cells["Deconvolution optimism"] = NOT_RUN
+        v.sentences.append("Deconvolution: not run.")
+        return
+    primary = s.get("primary_method")
+    rec = next(
+        (r for r in s.get("consequence") or [] if isinstance(r, Mapping) and r.get("method") == primary), {}
+    )
+    opt, lo, hi = (_num(rec.get(k)) for k in ("optimism", "optimism_ci_low", "optimism_ci_high"))
+    v.values.update(deconvolution_optimism=opt, deconvolution_recovered=_num(rec.get("recovered_calibrated")))
+    if opt is None:
+        v.cells["Deconvolution optimism"] = "no known proportions" if rec else NOT_REPORTED
+        if rec and s.get("proportions_estimated"):
+            v.cells["Deconvolution optimism"] += "; pseudo-bulk matched to estimated proportions"
+    else:
+        cell = f"{opt:+.3f} RMSE [{fmt(lo)}, {fmt(hi)}]"
+        recovered = _num(rec.get("recovered_calibrated"))
+        if recovered is not None and rec.get("optimism_detected"):
+            cell += f"; calibration recovers {100 * recovered:.0f} %"
+        v.cells["Deconvolution optimism"] = cell
+    sentence = s.get("sentence")
+    if isinstance(sentence, str) and sentence:
+        body = sentence.split(": ", 1)[1] if sentence.startswith(f"{s.get('dataset')}: ") else sentence
+        v.sentences.append(f"Deconvolution: {body}.")
+    else:
+        v.sentences.append("Deconvolution: ran; see its section.")
+
+
 def _label_efficiency(value: Any) -> dict[str, Any]:
     """{method: fraction} from a dict, or from a list of records with method/model and fraction keys."""
     if isinstance(value, Mapping):
@@ -353,8 +383,44 @@ def dataset_verdict(
     _metrics(summaries.get("metrics"), v)
     _discriminate(summaries.get("discriminate"), v)
     _calibrate(summaries.get("calibrate"), v)
+    _deconvolve(summaries.get("deconvolve"), v)
+    if "enrich" in summaries:
+        _enrich(summaries.get("enrich"), v)
     _ssl(summaries.get("ssl"), v, ssl_efficiency)
     return v
+
+
+def _enrich(s: Mapping | None, v: Verdict) -> None:
+    """Gene sets that differ between the modalities, and whether the test behind the p-values is null-safe."""
+    col = "Processes (padj < 0.05)"
+    if s is None:
+        v.cells[col] = NOT_RUN
+        v.sentences.append("Biological processes: not run (no gene sets given).")
+        return
+    sig = s.get("prerank_significant") or {}
+    n_sig = sum(int(x) for x in sig.values())
+    test = s.get("prerank_test") or str(s.get("prerank_method", "preranked test"))
+    if s.get("prerank_underpowered"):
+        v.cells[col] = f"underpowered ({s.get('prerank_n_donors')} donors)"
+        v.sentences.append(
+            f"Biological processes: underpowered — with {s.get('prerank_n_donors')} donors the smallest "
+            f"attainable p of the {test} is {fmt_p(s.get('prerank_min_attainable_p'))}."
+        )
+        return
+    parts = [f"{int(sig.get(d, 0))} {d.replace('_', '-')}" for d in ("bulk_up", "pseudobulk_up")]
+    safe = bool(s.get("prerank_null_safe"))
+    v.cells[col] = f"{n_sig} ({', '.join(parts)})" + ("" if safe else "; not null-safe")
+    text = f"Biological processes: {n_sig} gene sets differ at padj < 0.05 ({', '.join(parts)}) by the {test}"
+    tops = [
+        f"{t.get('name') or t.get('term')} ({key.split(':', 1)[1].replace('_', '-')}, padj {fmt_p(t.get('padj'))})"
+        for key, t in (s.get("top_processes") or {}).items()
+        if key.startswith("prerank:") and _num(t.get("padj")) is not None and _num(t.get("padj")) < 0.05
+    ]
+    if tops:
+        text += "; top: " + "; ".join(tops)
+    if not safe:
+        text += f" — caution: {s.get('prerank_caveat') or 'gene-permutation p-values'}"
+    v.sentences.append(text + ".")
 
 
 OVERVIEW_COLUMNS = (
@@ -364,5 +430,7 @@ OVERVIEW_COLUMNS = (
     "Permutation p",
     "DE genes",
     "Calibration ΔAUROC",
+    "Processes (padj < 0.05)",
+    "Deconvolution optimism",
     "SSL label efficiency",
 )

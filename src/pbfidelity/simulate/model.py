@@ -15,6 +15,24 @@ Planted protocol distortions (off with ``null=True``), every affected gene liste
 - ``mrna_content``: cell types differ in mRNA content, which weights bulk but not UMI-capped cells.
 
 A few low-quality cells (few counts, high mitochondrial fraction) are planted too, for QC.
+
+Optional noise and sampling effects (all off by default, so the default output is unchanged):
+
+- ``sample_noise_sd``: every profile gets its own log-normal gene noise, independently for the bulk and the
+  single-cell sample of a donor (the donor profile is then no longer shared exactly by both modalities);
+- ``dissociation_capture``: the last ``undercaptured_types`` cell types are captured at this relative rate by
+  dissociation, so single-cell composition differs from tissue composition (a composition distortion);
+- ``doublet_rate``: that fraction of droplets holds a second cell (type drawn from the captured composition);
+- ``effect_spread``: each planted gene's effect is scaled by a uniform factor in ``1 +/- effect_spread``;
+- ``depth_ratio``: bulk depth set to this multiple of the expected pseudo-bulk depth (overrides ``bulk_depth``).
+
+Named presets (:data:`PRESETS`, :meth:`SimulationParams.from_preset`) grade the difficulty: ``easy``, ``hard``,
+``very-hard``, ``null`` and ``null-depth`` (no distortion, bulk 5x shallower than pseudo-bulk).
+
+The ground truth's ``affected_genes`` lists every gene whose expected bulk vs pseudo-bulk log2 fold change is
+at least ``truth_min_log2fc`` in size (every planted gene too), with its distortion class and that true log2
+fold change: cell-type markers shifted by the mRNA-content or composition effects are listed with class
+``celltype_composition``.
 """
 
 from __future__ import annotations
@@ -73,6 +91,25 @@ class SimulationParams:
     cell_dispersion: float = 0.3
     bulk_dispersion: float = 0.02
     low_quality_fraction: float = 0.03
+    mrna_content_log_range: float = 0.7
+    cell_library_sd: float = 0.35
+    bulk_depth_sd: float = 0.2
+    sample_noise_sd: float = 0.0
+    dissociation_capture: float = 1.0
+    undercaptured_types: int = 1
+    doublet_rate: float = 0.0
+    effect_spread: float = 0.0
+    depth_ratio: float = 0.0
+    truth_min_log2fc: float = 0.25
+    preset: str = ""
+
+    @classmethod
+    def from_preset(cls, name: str | None = None, **overrides) -> SimulationParams:
+        """Parameters of a named preset (:data:`PRESETS`); explicit keyword arguments override its values."""
+        if name and name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        values = {**(PRESETS[name] if name else {}), **overrides}
+        return cls(**values, **({"preset": name} if name and "preset" not in overrides else {}))
 
     def __post_init__(self) -> None:
         planted = self.capture_bias_genes + self.stress_genes + self.dropout_genes + self.ambient_genes
@@ -84,6 +121,42 @@ class SimulationParams:
             )
         if self.n_donors < 2 or self.n_cell_types < 1 or self.cells_per_sample < 10:
             raise ValueError("need n_donors >= 2, n_cell_types >= 1 and cells_per_sample >= 10")
+        checks = {
+            "dropout_keep": 0 < self.dropout_keep <= 1,
+            "ambient_fraction": 0 <= self.ambient_fraction < 1,
+            "low_quality_fraction": 0 <= self.low_quality_fraction < 1,
+            "doublet_rate": 0 <= self.doublet_rate < 1,
+            "dissociation_capture": 0 < self.dissociation_capture <= 1,
+            "effect_spread": 0 <= self.effect_spread < 1,
+            "depth_ratio": self.depth_ratio >= 0,
+            "bulk_depth": self.bulk_depth > 0,
+            "mean_umis": self.mean_umis > 0,
+        }
+        for name in ("donor_sd", "sample_noise_sd", "cell_library_sd", "bulk_depth_sd", "cell_dispersion",
+                     "bulk_dispersion", "truth_min_log2fc"):
+            checks[name] = getattr(self, name) >= 0
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"out of range: {', '.join(f'{k}={getattr(self, k)}' for k in bad)}")
+        if not 0 <= self.undercaptured_types <= self.n_cell_types:
+            raise ValueError(f"undercaptured_types={self.undercaptured_types} must be 0..n_cell_types")
+
+
+#: Graded difficulty. Effect sizes are natural-log fold changes (``capture_log_fc`` 1.2 = 3.3x); the thresholded
+#: DE test calls |log2FC| > 1 (= 0.69 natural log). Sizes (donors, cells, genes) are not part of a preset.
+PRESETS: dict[str, dict] = {
+    "easy": dict(capture_log_fc=1.4, stress_log_fc=1.4, dropout_keep=0.2, ambient_fraction=0.02,
+                 donor_sd=0.25, sample_noise_sd=0.1, effect_spread=0.5, dissociation_capture=0.5,
+                 doublet_rate=0.03, depth_ratio=1.0),
+    "hard": dict(capture_log_fc=1.0, stress_log_fc=1.0, dropout_keep=0.35, ambient_fraction=0.008,
+                 mrna_content_log_range=0.5, donor_sd=0.5, sample_noise_sd=0.3, effect_spread=0.5,
+                 dissociation_capture=0.6, doublet_rate=0.05, depth_ratio=1.0),
+    "very-hard": dict(capture_log_fc=0.85, stress_log_fc=0.85, dropout_keep=0.45, ambient_fraction=0.004,
+                      mrna_content_log_range=0.35, donor_sd=0.6, sample_noise_sd=0.35, effect_spread=0.5,
+                      dissociation_capture=0.7, doublet_rate=0.08, depth_ratio=1.0),
+    "null": dict(null=True, donor_sd=0.5, sample_noise_sd=0.3, doublet_rate=0.05, depth_ratio=1.0),
+    "null-depth": dict(null=True, donor_sd=0.5, sample_noise_sd=0.3, doublet_rate=0.05, depth_ratio=0.2),
+}
 
 
 @dataclass
@@ -158,7 +231,8 @@ def simulate(params: SimulationParams | None = None) -> SimulatedData:
         stress_fc = np.zeros(g)
         amb_frac = 0.0
     else:
-        content = np.exp(np.linspace(0.7, -0.7, p.n_cell_types)) if p.n_cell_types > 1 else np.ones(1)
+        r = p.mrna_content_log_range
+        content = np.exp(np.linspace(r, -r, p.n_cell_types)) if p.n_cell_types > 1 else np.ones(1)
         capture = np.zeros(g)
         half = cap_idx.size // 2
         capture[cap_idx[:half]] = -p.capture_log_fc  # lower in single-cell: bulk-up
@@ -167,12 +241,26 @@ def simulate(params: SimulationParams | None = None) -> SimulatedData:
         stress_fc = np.zeros(g)
         stress_fc[stress_idx] = p.stress_log_fc
         amb_frac = p.ambient_fraction
+        if p.effect_spread > 0:  # per-gene effect sizes (drawn only when asked: the default stream is unchanged)
+            spread_idx = np.concatenate([cap_idx, drop_idx, stress_idx])
+            scale = rng.uniform(1 - p.effect_spread, 1 + p.effect_spread, size=spread_idx.size)
+            capture[spread_idx] *= scale
+            stress_fc[spread_idx] *= scale
+    # Dissociation under-captures some cell types: single-cell composition differs from the tissue's.
+    sc_capture = np.ones(p.n_cell_types)
+    if not p.null and p.undercaptured_types and p.dissociation_capture < 1:
+        sc_capture[p.n_cell_types - p.undercaptured_types:] = p.dissociation_capture
     ambient = np.zeros(g)
     ambient[amb_idx] = np.exp(base[amb_idx] + 3.0)
     ambient = ambient / ambient.sum() if ambient.sum() > 0 else ambient
 
     blocks, obs_rows, bulk_cols = [], [], []
     truth_lowq: list[str] = []
+    truth_doublets: list[str] = []
+    true_lfc = np.zeros((p.n_donors, g))  # expected log2(bulk / pseudo-bulk) fractions, before sampling noise
+    bulk_depth = p.bulk_depth
+    if p.depth_ratio > 0:  # relative to the expected pseudo-bulk depth
+        bulk_depth = p.depth_ratio * p.cells_per_sample * p.mean_umis * np.exp(p.cell_library_sd**2 / 2)
     for d, (donor, sample) in enumerate(zip(donors, samples, strict=True)):
         donor_log = ct_log + rng.normal(0.0, p.donor_sd, size=g)
         if phenotype[d] == "case":
@@ -183,25 +271,46 @@ def simulate(params: SimulationParams | None = None) -> SimulatedData:
         w = proportions[d] * content
         w /= w.sum()
         mu_bulk = w @ prof
-        depth = p.bulk_depth * rng.lognormal(0.0, 0.2)
-        bulk_cols.append(_nb(rng, depth * mu_bulk, p.bulk_dispersion))
+        depth = bulk_depth * rng.lognormal(0.0, p.bulk_depth_sd)
+        mu_bulk_obs, noise_sc = mu_bulk, None
+        if p.sample_noise_sd > 0:  # each profile its own gene noise, independently per modality
+            mu_bulk_obs = mu_bulk * rng.lognormal(0.0, p.sample_noise_sd, size=g)
+            mu_bulk_obs /= mu_bulk_obs.sum()
+            noise_sc = rng.lognormal(0.0, p.sample_noise_sd, size=g)
+        bulk_cols.append(_nb(rng, depth * mu_bulk_obs, p.bulk_dispersion))
         # Single cells: same types, sc capture + stress, ambient leakage, UMI library sizes.
         sc_prof = prof * np.exp(capture + stress_fc)
         sc_prof /= sc_prof.sum(axis=1, keepdims=True)
         sc_prof = (1.0 - amb_frac) * sc_prof + amb_frac * ambient
-        n_by_type = rng.multinomial(p.cells_per_sample, proportions[d])
+        sc_comp = proportions[d]
+        if (sc_capture != 1).any():
+            sc_comp = sc_comp * sc_capture / (sc_comp * sc_capture).sum()
+        mu_pb = sc_comp @ sc_prof
+        true_lfc[d] = np.log2(mu_bulk / mu_bulk.sum()) - np.log2(mu_pb / mu_pb.sum())
+        if noise_sc is not None:
+            sc_prof = sc_prof * noise_sc
+            sc_prof /= sc_prof.sum(axis=1, keepdims=True)
+        n_by_type = rng.multinomial(p.cells_per_sample, sc_comp)
         types = np.repeat(np.arange(p.n_cell_types), n_by_type)
-        lib = p.mean_umis * rng.lognormal(0.0, 0.35, size=types.size)
+        lib = p.mean_umis * rng.lognormal(0.0, p.cell_library_sd, size=types.size)
         mean = sc_prof[types] * lib[:, None]
         n_lowq = int(round(p.low_quality_fraction * types.size))
         lowq = rng.choice(types.size, size=n_lowq, replace=False) if n_lowq else np.array([], dtype=int)
         if n_lowq:  # broken cells: cytoplasmic mRNA lost, mitochondrial transcripts retained
             mean[lowq] *= 0.15
             mean[np.ix_(lowq, mito)] *= 20.0
+        n_dbl = int(round(p.doublet_rate * types.size))
+        dbl = np.array([], dtype=int)
+        if n_dbl:  # a second cell in the droplet, of a type drawn from the captured composition
+            healthy = np.setdiff1d(np.arange(types.size), lowq)
+            dbl = np.sort(rng.choice(healthy, size=min(n_dbl, healthy.size), replace=False))
+            partner = rng.choice(p.n_cell_types, size=dbl.size, p=sc_comp)
+            mean[dbl] += sc_prof[partner] * (p.mean_umis * rng.lognormal(0.0, p.cell_library_sd, size=dbl.size))[:, None]
         counts = _nb(rng, mean, p.cell_dispersion)
         blocks.append(sp.csr_matrix(counts.astype(np.int32)))
         barcodes = [f"{sample}_c{i:05d}" for i in range(types.size)]
         truth_lowq += [barcodes[i] for i in sorted(lowq)]
+        truth_doublets += [barcodes[i] for i in dbl]
         obs_rows.append(
             pd.DataFrame(
                 {
@@ -219,6 +328,8 @@ def simulate(params: SimulationParams | None = None) -> SimulatedData:
         obs[col] = pd.Categorical(obs[col])
     cells = ad.AnnData(X=sp.vstack(blocks).tocsr(), obs=obs, var=pd.DataFrame(index=genes))
     cells.uns["simulation"] = {"seed": p.seed, "null": p.null}
+    if p.preset:
+        cells.uns["simulation"]["preset"] = p.preset
     bulk_ids = [f"B_{s}" for s in samples]
     bulk = pd.DataFrame(np.column_stack(bulk_cols).astype(np.int64), index=genes, columns=bulk_ids)
     bulk.index.name = "gene_id"
@@ -257,6 +368,9 @@ def simulate(params: SimulationParams | None = None) -> SimulatedData:
         set(distortions["capture_bias"] + distortions["stress"] + distortions["ambient_dropout"])
     )
     bulk_up = sorted(set(distortions["capture_bias_bulk_up"] + distortions["dropout"]))
+    affected = _affected_genes(
+        genes, true_lfc.mean(axis=0), p, distortions, {ct: names(idx) for ct, idx in markers.items()}
+    )
     truth = {
         "dataset": p.dataset,
         "null": p.null,
@@ -270,8 +384,44 @@ def simulate(params: SimulationParams | None = None) -> SimulatedData:
         "mito_genes": list(MITO_GENES),
         "ribo_genes": list(RIBO_GENES),
         "low_quality_cells": truth_lowq,
+        "doublets": truth_doublets,
+        "affected_genes": affected,
+        "affected_definition": (
+            "every planted gene, and every other gene whose expected log2(bulk / pseudo-bulk) expression "
+            f"fraction, centred on the median gene and averaged over donors, is at least {p.truth_min_log2fc} "
+            "in size; log2fc excludes per-sample noise and sampling"
+        ),
         "donor_phenotype": dict(zip(donors, phenotype.tolist(), strict=True)),
     }
     return SimulatedData(
         cells=cells, bulk=bulk, samples=sample_table, proportions=props, truth=truth, params=p
     )
+
+
+def _affected_genes(
+    genes: list[str], lfc: np.ndarray, p: SimulationParams, distortions: dict, markers: dict[str, list[str]]
+) -> dict[str, dict]:
+    """Every affected gene -> ``{"class": distortion class, "log2fc": true log2 fold change bulk vs pseudo-bulk}``.
+
+    The fold change is centred on the median gene (as DESeq2's size factors centre it). Planted genes are
+    always listed; other genes when ``|log2fc| >= truth_min_log2fc``: cell-type markers (mRNA content and
+    dissociation composition) as ``celltype_composition``, mitochondrial/ribosomal genes as ``housekeeping``, the
+    rest (genes diluted by the planted ones) as ``other``.
+    """
+    lfc = lfc - np.median(lfc)
+    cls: dict[str, str] = {}
+    for name in ("dropout", "ambient", "stress", "capture_bias"):
+        for gene in distortions[name]:
+            cls.setdefault(gene, name)
+    marker_set = {gene for m in markers.values() for gene in m}
+    fixed = set(MITO_GENES) | set(RIBO_GENES)
+    out: dict[str, dict] = {}
+    for i, gene in enumerate(genes):
+        if gene in cls:
+            c = cls[gene]
+        elif abs(lfc[i]) >= p.truth_min_log2fc:
+            c = "celltype_composition" if gene in marker_set else "housekeeping" if gene in fixed else "other"
+        else:
+            continue
+        out[gene] = {"class": c, "log2fc": round(float(lfc[i]), 4)}
+    return out

@@ -16,7 +16,7 @@ workflow PREPARE_INPUT {
     simulate     // boolean: simulate a paired dataset instead of reading input
     seed         // integer: seed for the simulation
     gene_sets    // string: GMT path or null
-    proportions  // string: proportions TSV path or null
+    proportions  // string: proportions TSV path, 'estimate' or null
 
     main:
     ch_versions = channel.empty()
@@ -36,7 +36,12 @@ workflow PREPARE_INPUT {
     if (gene_sets) {
         ch_gene_sets = channel.fromPath(gene_sets, checkIfExists: true)
     }
-    if (proportions) {
+    if (proportions == 'estimate') {
+        // estimated by the pseudo-bulk stage itself (conf/modules.config: --proportions estimate); no known
+        // proportions reach the deconvolve stage
+        ch_proportions = channel.empty()
+    }
+    else if (proportions) {
         ch_proportions = channel.fromPath(proportions, checkIfExists: true)
     }
 

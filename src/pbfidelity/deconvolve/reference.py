@@ -1,0 +1,104 @@
+"""Cell-type reference profiles and marker signatures from per-cell-type pseudo-bulk (pure numpy/pandas).
+
+A reference profile is the *per-cell mean* count vector of a cell type: summed counts of its QC-passing cells
+over every contributing sample divided by their number of cells. Keeping per-cell means (not per-type CPM)
+keeps differences in mRNA per cell, so mixture coefficients estimate cell fractions rather than mRNA fractions.
+All types share one scale (CPM of the average cell), which leaves their relative sizes intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pbfidelity.errors import UserError
+
+
+@dataclass
+class Reference:
+    """Per-cell mean expression per cell type (types x genes, CPM of the average cell)."""
+
+    cell_types: np.ndarray
+    genes: np.ndarray
+    profiles: np.ndarray  # types x genes
+    n_cells: np.ndarray  # cells behind each type
+    donors: tuple[str, ...]  # donors whose cells were used
+
+    def subset(self, genes: np.ndarray) -> Reference:
+        idx = pd.Index(self.genes).get_indexer(genes)
+        return Reference(self.cell_types, np.asarray(genes), self.profiles[:, idx], self.n_cells, self.donors)
+
+
+def celltype_table(ct_obs: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Rows of the per-cell-type profiles of ``dataset`` with sample, donor, cell_type and n_cells as strings/ints."""
+    need = [c for c in ("dataset", "sample", "donor", "cell_type", "n_cells") if c not in ct_obs.columns]
+    if need:
+        raise UserError(f"per-cell-type profiles: obs lacks column(s) {need}")
+    t = ct_obs[["dataset", "sample", "donor", "cell_type", "n_cells"]].copy()
+    for c in ("dataset", "sample", "donor", "cell_type"):
+        t[c] = t[c].astype(str)
+    t["n_cells"] = pd.to_numeric(t["n_cells"], errors="coerce").fillna(0).astype(np.int64)
+    t["row"] = np.arange(len(t))
+    return t[t["dataset"] == dataset]
+
+
+def build_reference(
+    counts: np.ndarray, table: pd.DataFrame, genes: np.ndarray, exclude_donors: set[str] | None = None
+) -> Reference:
+    """Reference from per-(sample, cell type) summed ``counts`` (rows indexed by ``table['row']``).
+
+    ``exclude_donors`` are left out (leave-donor-out). Single-cell samples shared by several rows (one
+    suspension feeding several pools) give identical rows; they are counted once.
+    """
+    t = table if not exclude_donors else table[~table["donor"].isin(exclude_donors)]
+    if t.empty:
+        raise UserError("no per-cell-type profiles left for the reference")
+    types = np.array(sorted(t["cell_type"].unique()))
+    prof = np.zeros((types.size, counts.shape[1]))
+    ncell = np.zeros(types.size, dtype=np.int64)
+    for k, ct in enumerate(types):
+        rows = t[t["cell_type"] == ct]
+        x = counts[rows["row"].to_numpy()]
+        # identical rows with identical cell numbers come from one shared single-cell sample: count once
+        keys = pd.Series(
+            [hashlib.sha1(r.tobytes()).hexdigest() + f"_{n}" for r, n in zip(x, rows["n_cells"], strict=True)]
+        )
+        first = ~keys.duplicated().to_numpy()
+        prof[k] = x[first].sum(axis=0)
+        ncell[k] = int(rows["n_cells"].to_numpy()[first].sum())
+    mean = prof / np.maximum(ncell, 1)[:, None]
+    scale = float(mean.sum(axis=1).mean())
+    mean = mean / (scale if scale > 0 else 1.0) * 1e6
+    return Reference(types, np.asarray(genes), mean, ncell, tuple(sorted(t["donor"].unique())))
+
+
+def select_markers(
+    ref: Reference, n_per_type: int = 50, min_log_fc: float = 1.0, universe: np.ndarray | None = None
+) -> np.ndarray:
+    """Marker genes: per cell type, the ``n_per_type`` genes with the largest log2 ratio of its mean to the
+    highest other type (at least ``min_log_fc``), among ``universe`` (default: all genes). Returns the union,
+    in gene order. A type without markers keeps its best ``max(5, n/5)`` genes, so every column stays
+    identifiable."""
+    lg = np.log2(ref.profiles + 1.0)
+    allowed = (
+        np.ones(ref.genes.size, dtype=bool)
+        if universe is None
+        else pd.Index(ref.genes).isin(pd.Index(universe))
+    )
+    chosen = np.zeros(ref.genes.size, dtype=bool)
+    if ref.cell_types.size == 1:
+        order = np.argsort(-np.where(allowed, lg[0], -np.inf), kind="stable")
+        chosen[order[:n_per_type]] = True
+        return ref.genes[chosen]
+    for k in range(ref.cell_types.size):
+        other = np.delete(lg, k, axis=0).max(axis=0)
+        score = np.where(allowed, lg[k] - other, -np.inf)
+        order = np.argsort(-score, kind="stable")
+        good = order[score[order] >= min_log_fc][:n_per_type]
+        if good.size < max(5, n_per_type // 5):
+            good = order[np.isfinite(score[order])][: max(5, n_per_type // 5)]
+        chosen[good] = True
+    return ref.genes[chosen]
