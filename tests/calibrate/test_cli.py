@@ -63,6 +63,11 @@ def test_outputs_and_determinism(sim_planted, tmp_path):
         "pbf_calibrate_sim_auroc": "bargraph",
         "pbf_calibrate_sim_pair_r": "scatter",
     }
+    scatter = yaml.safe_load((a / "pbf_calibrate_sim_pair_r_mqc.yaml").read_text())
+    diag = scatter["data"].pop("y = x")
+    assert all(p["x"] == p["y"] for p in diag) and len(diag) >= 20
+    xs = [v for p in scatter["data"].values() for v in (p["x"], p["y"])]
+    assert diag[0]["x"] <= min(xs) + 1e-4 and diag[-1]["x"] >= max(xs) - 1e-4
 
 
 @pytest.mark.realdata

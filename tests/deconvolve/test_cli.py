@@ -5,6 +5,7 @@ import json
 import anndata as ad
 import pandas as pd
 import pytest
+import yaml
 
 from pbfidelity.pseudobulk.profiles import read_proportions
 
@@ -56,6 +57,11 @@ def test_outputs_and_concordant_arm(cli, inputs):
         "pbf_deconvolve_sim_scatter_mqc.yaml",
         "pbf_deconvolve_sim_summary_mqc.yaml",
     ]
+    # the scatter's legend has one entry per arm and the y = x diagonal it describes is drawn
+    scatter = yaml.safe_load((out / "pbf_deconvolve_sim_scatter_mqc.yaml").read_text())
+    diag = scatter["data"].pop("y = x")
+    assert all(p["x"] == p["y"] for p in diag) and scatter["pconfig"]["showlegend"] is True
+    assert {p["group"] for p in scatter["data"].values()} == {"bulk", "pseudo-bulk"}
     s = json.loads((out / "deconvolve_summary.json").read_text())
     assert s["arms"] == ["bulk", "pseudobulk", "bulk_calibrated", "bulk_concordant"]
     # every gene concordant: the concordant arm is the bulk arm

@@ -19,6 +19,7 @@ TABLES = [
     "shap_top_genes.tsv",
     "permutation.tsv",
     "learning_curve.tsv",
+    "shap_values.tsv",
 ]
 
 
@@ -47,8 +48,25 @@ def test_outputs_and_determinism(sim_planted, tmp_path):
         "pbf_discriminate_sim_roc": "linegraph",
         "pbf_discriminate_sim_shap": "bargraph",
         "pbf_discriminate_sim_learning_curve": "linegraph",
+        "pbf_discriminate_sim_shap_signed": "scatter",
     }
     assert all(doc["data"] for doc in mqc.values())
+    assert mqc["pbf_discriminate_sim_roc_mqc.yaml"]["pconfig"]["showlegend"] is True
+    # signed SHAP: one value per evaluated profile and top gene; its sign follows the gene's direction
+    signed = pd.read_csv(tmp_path / "a" / "shap_values.tsv", sep="\t")
+    pred = pd.read_csv(tmp_path / "a" / "predictions.tsv", sep="\t")
+    assert signed["gene"].nunique() == 15 and len(signed) == 15 * int(pred["evaluated"].sum())
+    assert list(dict.fromkeys(signed["gene"])) == top["gene"].head(15).tolist()
+    for gene, direction in zip(top["gene"].head(5), top["direction"].head(5), strict=True):
+        g = signed[signed["gene"] == gene]
+        cov = float(((g["shap"] - g["shap"].mean()) * g["expression_z"]).mean())
+        assert (cov > 0) == (direction == "bulk"), (gene, direction, cov)
+        assert abs(g["expression_z"].mean()) < 1e-6
+    bees = mqc["pbf_discriminate_sim_shap_signed_mqc.yaml"]
+    assert bees["pconfig"]["categories"] == top["gene"].head(15).tolist()
+    points = [p for pts in bees["data"].values() for p in pts]
+    assert len(points) == len(signed)
+    assert all(-0.5 < p["x"] - round(p["x"]) < 0.5 for p in points)
     assert (tmp_path / "a" / "versions.yml").exists()
     assert not list(tmp_path.glob("a/.pbf-tmp-*"))
 

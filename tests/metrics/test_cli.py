@@ -1,4 +1,5 @@
 import json
+import re
 
 import pandas as pd
 import yaml
@@ -59,6 +60,12 @@ def test_outputs_contract_and_determinism(toy, tmp_path, cli):
     assert all(d["id"].startswith("pbf_metrics_toy_") for d in mqc.values())
     heat = mqc["pbf_metrics_toy_heatmap_mqc.yaml"]
     assert len(heat["xcats"]) == len(heat["data"]) == 16
+    pca = mqc["pbf_metrics_toy_pca_scores_mqc.yaml"]
+    assert re.fullmatch(r"PC1 \(\d+\.\d% of variance\)", pca["pconfig"]["xlab"]), pca["pconfig"]["xlab"]
+    assert pca["pconfig"]["showlegend"] is True and set(pca["data"]) == {"bulk", "pseudo-bulk"}
+    means = mqc["pbf_metrics_toy_gene_means_mqc.yaml"]["data"]
+    n_up = sum(len(v) for k, v in means.items() if k.startswith("discordant"))
+    assert n_up == s["n_de"] and "y = x" in means
 
 
 def test_gene_annotation_and_options(toy, tmp_path, cli):

@@ -1,3 +1,5 @@
+import json
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -56,6 +58,10 @@ def test_proportion_matched_and_bootstrap(sim_dir, cli):
     prof = ad.read_h5ad(out / "profiles.h5ad")
     pb = prof.obs[prof.obs["modality"] == "pseudobulk"]
     assert (pb.loc[pb["pb_method"] == "proportion", "n_cells"] == 60).all()
+    # the cells drawn per cell type are recorded for the report's composition view
+    targets = json.loads((out / "pseudobulk_summary.json").read_text())["cells_drawn_per_type"]
+    assert set(targets) == set(map(str, sim.samples.index))
+    assert all(t == {"ct1": 20, "ct2": 30, "ct3": 10, "ct4": 0} for t in targets.values()), targets
     assert (pb["pb_method"] == "bootstrap").sum() == 2 * 4
     assert set(pb.loc[pb["pb_method"] == "bootstrap", "replicate"]) == {1, 2}
     assert (pb.loc[pb["pb_method"] == "bootstrap", "n_cells"] == 60).all()  # fresh draws of the same recipe

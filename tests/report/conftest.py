@@ -269,3 +269,43 @@ def report_run(results_dir):
 def stage():
     """``stage(name, argv)``: run one stage in-process through its own CLI adapter."""
     return stage_main
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """The demo: ``pbfidelity simulate`` (6 donors) then ``pbfidelity run`` (every stage that needs no extra
+    input), run once per session in a subprocess as a user would; returns the results folder."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("demo")
+
+    def pbf(*args) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pbfidelity", *map(str, args)], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    pbf(
+        "simulate",
+        "--outdir",
+        root / "in",
+        "--n-donors",
+        6,
+        "--cells-per-sample",
+        60,
+        "--n-genes",
+        300,
+        "--dataset",
+        "demo",
+    )
+    pbf(
+        "run",
+        "--input",
+        root / "in" / "samplesheet.csv",
+        "--outdir",
+        root / "res",
+        "--no-progress",
+        "--quiet",
+    )
+    return root / "res"

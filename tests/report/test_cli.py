@@ -21,6 +21,8 @@ PER_DATASET = (
     "pbf_pseudobulk_{ds}_profiles_plot",
     "pbf_report_{ds}_library_sizes_plot",
     "pbf_report_{ds}_cells_per_sample_plot",
+    "pbf_report_{ds}_qc_cutoffs_plot",
+    "pbf_report_{ds}_composition_plot",
 )
 
 
@@ -136,23 +138,9 @@ def _stage_plots(results, ds):
 
 
 @pytest.mark.slow
-def test_pbfidelity_run_end_to_end_on_the_simulator(tmp_path, cli):
+def test_pbfidelity_run_end_to_end_on_the_simulator(demo_run):
     """simulate → run (every stage that needs no extra input) → the report holds every stage's plots."""
-    cli(
-        "simulate",
-        "--outdir",
-        tmp_path / "in",
-        "--n-donors",
-        6,
-        "--cells-per-sample",
-        60,
-        "--n-genes",
-        300,
-        "--dataset",
-        "demo",
-    )
-    out = tmp_path / "res"
-    cli("run", "--input", tmp_path / "in" / "samplesheet.csv", "--outdir", out, "--no-progress", "--quiet")
+    out = demo_run
     summary = json.loads((out / "report" / "report_summary.json").read_text())
     assert summary["missing_in_report"] == [] and summary["invalid_custom_content"] == {}
     for stage, ids in _stage_plots(out, "demo").items():
@@ -276,3 +264,68 @@ def _assert_nothing_deferred(results) -> int:
 def test_no_plot_is_deferred_and_no_many_samples_banner(report_run):
     results, _ = report_run
     _assert_nothing_deferred(results)
+
+
+def _plot(doc: dict, pid: str) -> tuple[dict, dict]:
+    plot = doc["report_plot_data"][pid]
+    return plot, plot["datasets"][0]
+
+
+@pytest.mark.slow
+def test_views_and_labels_on_the_demo(demo_run):
+    """From multiqc_data.json of the demo run: the signed SHAP beeswarm, the gene-wise mean scatter with
+    discordant genes as their own series, cell-type composition, PCA legend and % variance, ROC legend,
+    calibration diagonal and QC thresholds, each with data and the right series and labels."""
+    import re
+
+    doc, ds = _data_json(demo_run), "demo"
+    # PCA: one legend entry per modality, % variance explained in the axis titles
+    plot, d = _plot(doc, f"pbf_metrics_{ds}_pca_scores_plot")
+    assert re.fullmatch(r"PC1 \(\d+\.\d% of variance\)", plot["pconfig"]["xlab"])
+    assert re.fullmatch(r"PC2 \(\d+\.\d% of variance\)", plot["pconfig"]["ylab"])
+    assert plot["pconfig"]["showlegend"] is True and plot["pconfig"]["xsuffix"] == ""  # no '%' on the ticks
+    assert {p["group"] for p in d["points"]} == {"bulk", "pseudo-bulk"} and len(d["points"]) == 12
+    # gene means: every discordant gene in its own series, concordant ones grey, and the y = x line
+    metrics = json.loads((demo_run / "metrics" / ds / "metrics_summary.json").read_text())
+    plot, d = _plot(doc, f"pbf_metrics_{ds}_gene_means_plot")
+    groups = pd.Series([p.get("group") for p in d["points"]]).value_counts()
+    n_disc = int(
+        groups.get("discordant: higher in bulk", 0) + groups.get("discordant: higher in pseudo-bulk", 0)
+    )
+    assert metrics["n_de"] > 0 and n_disc == metrics["n_de"]
+    assert groups.get("concordant", 0) > 0 and groups.get("y = x", 0) >= 20
+    assert plot["pconfig"]["xlab"] == "mean log-CPM, bulk" and plot["pconfig"]["showlegend"] is True
+    # every point of a scatter with a legend carries a group: the report's JavaScript gives each ungrouped
+    # point its own legend entry
+    for pid, p in doc["report_plot_data"].items():
+        if p.get("plot_type") == "scatter plot" and p["pconfig"].get("showlegend"):
+            assert all(pt.get("group") for ds_ in p["datasets"] for pt in ds_["points"]), pid
+    # ROC: legend with one entry per model line
+    plot, d = _plot(doc, f"pbf_discriminate_{ds}_roc_plot")
+    names = [line["name"] for line in d["lines"]]
+    assert plot["pconfig"]["showlegend"] is True and {"XGBoost", "Chance"} <= set(names)
+    # signed SHAP: one dot per evaluated profile and top gene, at its signed SHAP value
+    signed = pd.read_csv(demo_run / "discriminate" / ds / "shap_values.tsv", sep="\t")
+    plot, d = _plot(doc, f"pbf_discriminate_{ds}_shap_signed_plot")
+    assert plot["pconfig"]["categories"] == list(dict.fromkeys(signed["gene"]))
+    assert len(d["points"]) == len(signed) > 0
+    assert sorted(round(p["y"], 4) for p in d["points"]) == sorted(signed["shap"].round(4))
+    assert any(p["y"] > 0 for p in d["points"]) and any(p["y"] < 0 for p in d["points"])
+    # calibration: the diagonal is drawn as a y = x series spanning the points
+    plot, d = _plot(doc, f"pbf_calibrate_{ds}_pair_r_plot")
+    diag = [p for p in d["points"] if p.get("group") == "y = x"]
+    pts = [p for p in d["points"] if p.get("group") != "y = x"]
+    assert diag and all(p["x"] == p["y"] for p in diag) and len(pts) == 6
+    # cell-type composition per sample: a stacked bar per sample, one series per cell type
+    plot, d = _plot(doc, f"pbf_report_{ds}_composition_plot")
+    assert len(d["samples"]) == 6 and len(d["cats"]) >= 2
+    assert all(s.startswith(f"{ds}_") for s in d["samples"])
+    # QC thresholds: the % mito cap as a line, per-sample MAD cut-offs as a table
+    plot, d = _plot(doc, f"pbf_report_{ds}_qc_pct_mito_plot")
+    assert [line["value"] for line in plot["pconfig"]["x_lines"]] == [20.0]
+    assert (
+        rendered_plots(demo_run / "multiqc" / "multiqc_data" / "multiqc_data.json")[
+            f"pbf_report_{ds}_qc_cutoffs_plot"
+        ]["n"]
+        == 6
+    )

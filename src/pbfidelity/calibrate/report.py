@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pbfidelity.calibrate.analysis import CalibrationResult
 from pbfidelity.discriminate.report import safe_id
-from pbfidelity.io.mqc import write_mqc, write_mqc_table
+from pbfidelity.io.mqc import diagonal, write_mqc, write_mqc_table
 
 PARENT = {"parent_id": "pbf_calibrate", "parent_name": "Calibration of pseudo-bulk towards bulk"}
 LABELS = {
@@ -66,20 +67,28 @@ def write_calibrate_mqc(directory: Path, res: CalibrationResult) -> list[Path]:
         )
     )
     method = res.method
-    scatter = {
-        str(r.sample): {"x": float(r.r_raw), "y": float(getattr(r, f"r_{method}"))}
+    scatter: dict = {
+        str(r.sample): {
+            "x": float(r.r_raw),
+            "y": float(getattr(r, f"r_{method}")),
+            "color": "#1f77b4",
+            "group": "matched pair",
+        }
         for r in res.pairs.itertuples()
     }
+    vals = [v for p in scatter.values() for v in (p["x"], p["y"]) if np.isfinite(v)]
+    if vals:
+        scatter["y = x"] = diagonal(min(vals), max(vals))
     paths.append(
         write_mqc(
             directory,
             f"pbf_calibrate_{sid}_pair_r",
             f"Matched-pair correlation before/after ({ds})",
             f"Pearson r of log-CPM between each bulk sample and its pseudo-bulk, raw (x) and held-out "
-            f"'{method}'-calibrated (y); points above the diagonal improved.",
+            f"'{method}'-calibrated (y); points above the dotted diagonal (y = x) improved.",
             "scatter",
             scatter,
-            {"xlab": "r, raw pseudo-bulk", "ylab": f"r, {method}-calibrated"},
+            {"xlab": "r, raw pseudo-bulk", "ylab": f"r, {method}-calibrated", "showlegend": True},
             **PARENT,
         )
     )

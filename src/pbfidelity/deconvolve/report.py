@@ -8,7 +8,7 @@ import pandas as pd
 
 from pbfidelity.deconvolve.analysis import ARM_LABELS, DeconvolutionResult
 from pbfidelity.discriminate.report import safe_id
-from pbfidelity.io.mqc import write_mqc, write_mqc_table
+from pbfidelity.io.mqc import diagonal, write_mqc, write_mqc_table
 
 PARENT = {"parent_id": "pbf_deconvolve", "parent_name": "Deconvolution: does the infidelity matter?"}
 
@@ -111,16 +111,18 @@ def write_deconvolve_mqc(directory: Path, res: DeconvolutionResult) -> list[Path
                 "x": float(r.truth),
                 "y": float(r.estimate),
                 "color": "#1f77b4" if r.arm == "bulk" else "#ff7f0e",
+                "group": "bulk" if r.arm == "bulk" else "pseudo-bulk",  # one legend entry per arm
             }
             for r in pts.itertuples()
         }
+        scatter["y = x"] = diagonal(0.0, 1.0)
         paths.append(
             write_mqc(
                 directory,
                 f"pbf_deconvolve_{sid}_scatter",
                 f"Estimated vs true proportions ({ds}, {s['primary_method'].upper()})",
                 "Each point is one sample and cell type: bulk (blue) against the known proportions, pseudo-bulk "
-                "(orange) against its own composition; the diagonal is perfect recovery.",
+                "(orange) against its own composition; the dotted diagonal (y = x) is perfect recovery.",
                 "scatter",
                 scatter,
                 {
@@ -130,6 +132,7 @@ def write_deconvolve_mqc(directory: Path, res: DeconvolutionResult) -> list[Path
                     "ymin": 0,
                     "xmax": 1,
                     "ymax": 1,
+                    "showlegend": True,
                 },
                 **PARENT,
             )

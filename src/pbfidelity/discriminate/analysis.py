@@ -39,7 +39,7 @@ from pbfidelity.discriminate.models import (
     xgboost_model,
 )
 from pbfidelity.discriminate.profiles import ProfileSet
-from pbfidelity.discriminate.shap import gene_importance, top_genes
+from pbfidelity.discriminate.shap import gene_importance, signed_values, top_genes
 from pbfidelity.discriminate.stats import (
     auroc,
     donor_bootstrap,
@@ -53,6 +53,8 @@ from pbfidelity.discriminate.stats import (
 from pbfidelity.normalize import log1p_cpm
 
 log = logging.getLogger("pbfidelity.discriminate")
+#: top genes (by mean |SHAP|) whose per-profile signed SHAP values are kept for the beeswarm view
+SIGNED_TOP = 15
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class DiscriminationResult:
     permutations: pd.DataFrame
     learning_curve: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    shap_values: pd.DataFrame = field(default_factory=pd.DataFrame)  # signed SHAP of the top genes (beeswarm)
 
 
 def _models(params: DiscriminateParams) -> dict:
@@ -204,6 +207,15 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
         chosen[np.asarray(fold_genes, dtype=np.int64)] = True
     importance["candidate"] = importance["gene"].isin(set(np.asarray(ps.genes)[chosen].astype(str))).to_numpy()
     top = top_genes(importance, params.top_n)
+    signed = signed_values(
+        main.contributions,
+        x,
+        ps.genes,
+        ps.obs.index.astype(str).to_numpy(),
+        ps.obs["modality"].astype(str).to_numpy(),
+        top["gene"].head(SIGNED_TOP).tolist(),
+        ev,
+    )
 
     if params.n_permutations > 0:
         obs_auc, null = permutation_test(x, y, donors, folds, params, ev)
@@ -244,10 +256,10 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
     if summary["verdict_exact"].startswith("distinguishable") and np.isfinite(p_value) and p_value >= 0.05:
         summary["verdict_exact"] = "no detectable difference: held-out AUROC is compatible with chance"
     summary["verdict"] = summary["verdict_exact"]
-    for df in (metrics_df, roc_df, perm_df, curve, importance, top, pred):
+    for df in (metrics_df, roc_df, perm_df, curve, importance, top, pred, signed):
         df.insert(0, "dataset", ps.dataset)
     return DiscriminationResult(
-        ps.dataset, metrics_df, roc_df, pred, importance, top, perm_df, curve, summary
+        ps.dataset, metrics_df, roc_df, pred, importance, top, perm_df, curve, summary, signed
     )
 
 

@@ -6,6 +6,7 @@ donor-bootstrap 95 % CIs, ROC points, a within-donor label-permutation test, L2 
 forest baselines on the same folds, a learning curve over the number of top-variance genes, and genes ranked by
 mean |SHAP| (``shap_top_genes.tsv``, handed to ``enrich``). With several datasets, also trains on each and tests
 on every other. Outputs: metrics.tsv, roc_points.tsv, predictions.tsv, shap_genes.tsv, shap_top_genes.tsv,
+shap_values.tsv (signed per-profile SHAP of the top genes),
 permutation.tsv, learning_curve.tsv, [cross_dataset.tsv], discriminate_summary.json, *_mqc.yaml, versions.yml.
 """
 
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         cat("top")[TOP_COLUMNS].to_csv(tmp / "shap_top_genes.tsv", **opts)
         cat("permutations").to_csv(tmp / "permutation.tsv", **opts)
         cat("learning_curve").to_csv(tmp / "learning_curve.tsv", **opts)
+        cat("shap_values").to_csv(tmp / "shap_values.tsv", **opts)
         if len(cross):
             cross.to_csv(tmp / "cross_dataset.tsv", **opts)
             write_cross_dataset_mqc(tmp, cross)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pbfidelity.discriminate.analysis import DiscriminationResult
@@ -39,6 +40,41 @@ def metrics_table(res: DiscriminationResult) -> pd.DataFrame:
             "Permutation p": res.summary["permutation_p"] if model == "xgboost" else None,
         }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+#: standardised-expression bins of the beeswarm: (upper bound, legend label, colour)
+EXPRESSION_BINS = (
+    (-1.0, "expression z < -1", "#2166ac"),
+    (-0.25, "expression z -1 to -0.25", "#92c5de"),
+    (0.25, "expression z -0.25 to 0.25", "#bbbbbb"),
+    (1.0, "expression z 0.25 to 1", "#f4a582"),
+    (float("inf"), "expression z > 1", "#b2182b"),
+)
+
+
+def beeswarm_points(values: pd.DataFrame, genes: list[str], width: float = 0.35, seed: int = 0) -> dict:
+    """Beeswarm scatter data ``{expression bin: [point, ...]}``: x = the gene's position (plus a seeded
+    jitter), y = signed SHAP, colour = standardised expression bin (one legend entry per bin)."""
+    rng = np.random.default_rng(seed)
+    pos = {g: i for i, g in enumerate(genes)}
+    v = values[values["gene"].isin(pos)]
+    jitter = rng.uniform(-width, width, len(v))
+    out: dict[str, list[dict]] = {}
+    for r, dx in zip(v.itertuples(), jitter, strict=True):
+        z = float(r.expression_z)
+        _, label, color = next(b for b in EXPRESSION_BINS if z < b[0] or b[0] == float("inf"))
+        out.setdefault(label, []).append(
+            {
+                "x": round(pos[r.gene] + float(dx), 3),
+                "y": round(float(r.shap), 4),
+                "color": color,
+                "name": f"{r.gene}: {r.profile}",
+                "group": label,
+                "annotate": False,
+            }
+        )
+    order = [b[1] for b in EXPRESSION_BINS]
+    return {k: out[k] for k in order if k in out}
 
 
 def write_discriminate_mqc(directory: Path, res: DiscriminationResult) -> list[Path]:
@@ -82,6 +118,7 @@ def write_discriminate_mqc(directory: Path, res: DiscriminationResult) -> list[P
                 "xmax": 1,
                 "ymin": 0,
                 "ymax": 1,
+                "showlegend": True,
             },
             **PARENT,
         )
@@ -107,6 +144,29 @@ def write_discriminate_mqc(directory: Path, res: DiscriminationResult) -> list[P
             **PARENT,
         )
     )
+    if len(res.shap_values):
+        genes = list(dict.fromkeys(res.shap_values.sort_values("rank", kind="stable")["gene"]))
+        paths.append(
+            write_mqc(
+                directory,
+                f"pbf_discriminate_{sid}_shap_signed",
+                f"Signed SHAP per profile ({ds})",
+                f"Beeswarm of the top {len(genes)} genes: each dot is one held-out profile, placed at its signed "
+                "SHAP value (log-odds; positive pushes the profile towards bulk) and coloured by the gene's "
+                "standardised log-CPM in that profile (blue low, red high). Red dots on the positive side: "
+                "higher expression looks like bulk.",
+                "scatter",
+                beeswarm_points(res.shap_values, genes),
+                {
+                    "xlab": "gene (ranked by mean |SHAP|)",
+                    "ylab": "SHAP value (log-odds towards bulk)",
+                    "categories": genes,
+                    "showlegend": True,
+                    "y_lines": [{"value": 0, "color": "#888888", "width": 1, "dash": "dash"}],
+                },
+                **PARENT,
+            )
+        )
     if len(res.learning_curve):
         curve = {"XGBoost": {int(r.n_genes): float(r.auroc) for r in res.learning_curve.itertuples()}}
         paths.append(

@@ -39,3 +39,42 @@ def top_genes(importance: pd.DataFrame, n: int) -> pd.DataFrame:
     """The ``n`` best-ranked genes with a non-zero contribution (fewer when fewer genes were used)."""
     used = importance[importance["mean_abs_shap"] > 0]
     return used.head(n).reset_index(drop=True)
+
+
+def signed_values(
+    contrib: np.ndarray,
+    x: np.ndarray,
+    genes: np.ndarray,
+    profiles: np.ndarray,
+    modality: np.ndarray,
+    top: list[str],
+    rows: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Per held-out profile and top gene: its signed SHAP value and the gene's standardised log-CPM.
+
+    Long table (gene, rank, profile, modality, shap, expression_z) for a beeswarm: positive SHAP pushes a
+    profile towards bulk. ``expression_z`` centres and scales the gene over the profiles shown (0 when constant).
+    ``rows`` restricts to evaluation profiles (pseudo-replicates are not scored)."""
+    genes = np.asarray(genes).astype(str)
+    rows = np.ones(contrib.shape[0], dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+    col = {g: i for i, g in enumerate(genes)}
+    parts = []
+    for rank, g in enumerate(top, start=1):
+        j = col[g]
+        v = x[rows, j]
+        sd = v.std()
+        z = (v - v.mean()) / sd if sd > 0 else np.zeros_like(v)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "gene": g,
+                    "rank": rank,
+                    "profile": np.asarray(profiles)[rows].astype(str),
+                    "modality": np.asarray(modality)[rows].astype(str),
+                    "shap": contrib[rows, j],
+                    "expression_z": z,
+                }
+            )
+        )
+    cols = ["gene", "rank", "profile", "modality", "shap", "expression_z"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)

@@ -54,6 +54,23 @@ def to_builtin(value: Any) -> Any:
     return str(value)
 
 
+def diagonal(lo: float, hi: float, n: int = 40) -> list[dict]:
+    """Points along y = x (MultiQC scatter plots draw no lines; a dotted grey series stands in). Every point
+    carries a ``group``: MultiQC's report gives each ungrouped point its own legend entry."""
+    return [
+        {
+            "x": round(float(v), 4),
+            "y": round(float(v), 4),
+            "color": "#555555",
+            "marker_size": 2,
+            "name": "y = x",
+            "group": "y = x",
+            "annotate": False,
+        }
+        for v in np.linspace(lo, hi, n)
+    ]
+
+
 def write_mqc(
     directory: Path,
     mqc_id: str,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pbfidelity.io.mqc import write_mqc, write_mqc_table
+from pbfidelity.io.mqc import diagonal, write_mqc, write_mqc_table
 from pbfidelity.metrics.analysis import MetricsResult
 
 PARENT = {
@@ -27,6 +27,94 @@ COLORS = {
 
 def safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", str(text))
+
+
+MODALITY_LABELS = {"bulk": "bulk", "pseudobulk": "pseudo-bulk"}
+#: gene-mean scatter: colour and legend label per DE direction (discordant genes drawn as their own series)
+GENE_SERIES = {
+    "bulk_up": ("discordant: higher in bulk", COLORS["bulk_up"]),
+    "pseudobulk_up": ("discordant: higher in pseudo-bulk", COLORS["pseudobulk_up"]),
+    "ns": ("concordant", COLORS["ns"]),
+}
+
+
+def axis_label(component: str, fraction: float | None) -> str:
+    """``PC1 (41.3% of variance)``; the bare name when the fraction is unknown."""
+    if fraction is None or not np.isfinite(fraction):
+        return component
+    return f"{component} ({100 * float(fraction):.1f}% of variance)"
+
+
+def modality_points(scores: pd.DataFrame) -> dict[str, list[dict]]:
+    """Scatter data with one legend entry per modality: ``{modality: [point, ...]}``, each point named by its
+    profile and grouped by modality (MultiQC's legend shows ``<group>: <names>``)."""
+    out: dict[str, list[dict]] = {}
+    for r in scores.itertuples():
+        out.setdefault(MODALITY_LABELS.get(r.modality, str(r.modality)), []).append(
+            {
+                "x": round(float(r.comp1), 4),
+                "y": round(float(r.comp2), 4),
+                "color": COLORS.get(r.modality, "#7f7f7f"),
+                "name": str(r.profile),
+                "group": MODALITY_LABELS.get(r.modality, str(r.modality)),
+            }
+        )
+    return out
+
+
+def gene_mean_points(
+    bias: pd.DataFrame, de: pd.DataFrame, max_concordant: int = 1500, seed: int = 42
+) -> dict[str, list[dict]]:
+    """Gene-wise mean log-CPM, bulk (x) vs pseudo-bulk (y): every discordant (DE) gene plus a seeded sample of
+    at most ``max_concordant`` concordant ones; ``{series label: [point, ...]}``."""
+    b = bias.set_index("gene") if "gene" in bias.columns else bias
+    direction = de.set_index("gene")["direction"].reindex(b.index).fillna("ns")
+    out: dict[str, list[dict]] = {}
+    for key, (label, color) in GENE_SERIES.items():
+        genes = b.index[direction.to_numpy() == key]
+        if key == "ns" and len(genes) > max_concordant:
+            rng = np.random.default_rng(seed)
+            genes = genes[np.sort(rng.choice(len(genes), max_concordant, replace=False))]
+        pts = [
+            {
+                "x": round(float(b.at[g, "mean_logcpm_bulk"]), 4),
+                "y": round(float(b.at[g, "mean_logcpm_pseudobulk"]), 4),
+                "color": color,
+                "name": str(g),
+                "group": label,
+                **({"marker_size": 4, "opacity": 0.5, "annotate": False} if key == "ns" else {}),
+            }
+            for g in genes
+        ]
+        if pts:
+            out[label] = pts
+    return out
+
+
+def write_gene_means(outdir: Path, pre: str, ds: str, bias: pd.DataFrame, de: pd.DataFrame) -> Path:
+    """Scatter of per-gene mean log-CPM, bulk vs pseudo-bulk, with discordant genes as their own series."""
+    data = gene_mean_points(bias, de)
+    vals = [v for pts in data.values() for p in pts for v in (p["x"], p["y"])]
+    if vals:
+        data["y = x"] = diagonal(min(vals), max(vals))
+    n_b = int((de["direction"] == "bulk_up").sum())
+    n_p = int((de["direction"] == "pseudobulk_up").sum())
+    return write_mqc(
+        outdir,
+        f"{pre}_gene_means",
+        f"Gene means: bulk vs pseudo-bulk ({ds})",
+        "Mean log-CPM of every gene in bulk (x) and pseudo-bulk (y). Discordant genes (DESeq2 DE between "
+        f"modalities) are coloured: {n_b} higher in bulk (red), {n_p} higher in pseudo-bulk (blue); concordant "
+        "genes are grey (a random sample when there are many); the dotted line is y = x.",
+        "scatter",
+        data,
+        {
+            "xlab": "mean log-CPM, bulk",
+            "ylab": "mean log-CPM, pseudo-bulk",
+            "showlegend": True,
+        },
+        **PARENT,
+    )
 
 
 def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
@@ -137,7 +225,7 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
                 m: dict(zip(d["mean_logcpm"].round(4), d[m].round(6), strict=True))
                 for m in ("bulk", "pseudobulk")
             },
-            {"xlab": "mean log-CPM", "ylab": "density"},
+            {"xlab": "mean log-CPM", "ylab": "density", "showlegend": True},
             **PARENT,
         )
     )
@@ -151,7 +239,7 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
             "-log10 p; all DE genes plus a random sample of the others.",
             "scatter",
             {
-                g: {"x": x, "y": y, "color": COLORS[dr]}
+                g: {"x": x, "y": y, "color": COLORS[dr], "group": GENE_SERIES[dr][0]}
                 for g, x, y, dr in zip(
                     v["gene"],
                     v["log2FoldChange"].round(4),
@@ -160,37 +248,33 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
                     strict=True,
                 )
             },
-            {"xlab": "log2 fold change (bulk / pseudo-bulk)", "ylab": "-log10 p"},
+            {"xlab": "log2 fold change (bulk / pseudo-bulk)", "ylab": "-log10 p", "showlegend": True},
             **PARENT,
         )
     )
     sc = t["component_scores"]
+    var = t["components"].set_index(["method", "component"])["variance_explained"]
     for method in ("pca", "sparse_pca"):
         part = sc[sc["method"] == method]
         if "comp2" not in part.columns or part["comp2"].isna().all():
             continue
-        cols = ["comp1", "comp2"]
         names = ("PC1", "PC2") if method == "pca" else ("sPC1", "sPC2")
+        labels = [axis_label(n, var.get((method, n))) for n in names]
         out.append(
             write_mqc(
                 outdir,
                 f"{pre}_{method}_scores",
                 f"{method.replace('_', ' ').upper()} ({ds})",
-                f"Profiles on the first two components ({names[0]}, {names[1]}); red = bulk, "
-                "blue = pseudo-bulk.",
+                f"Profiles on the first two components ({names[0]}, {names[1]}; % of variance explained in "
+                "the axis titles); red = bulk, blue = pseudo-bulk (legend).",
                 "scatter",
-                {
-                    str(r.profile): {
-                        "x": round(float(getattr(r, cols[0])), 4),
-                        "y": round(float(getattr(r, cols[1])), 4),
-                        "color": COLORS[r.modality],
-                    }
-                    for r in part.itertuples()
-                },
-                {"xlab": names[0], "ylab": names[1]},
+                modality_points(part),
+                # empty suffixes: MultiQC would put '%' on the ticks of an axis title containing '%'
+                {"xlab": labels[0], "ylab": labels[1], "xsuffix": "", "ysuffix": "", "showlegend": True},
                 **PARENT,
             )
         )
+    out.append(write_gene_means(outdir, pre, ds, t["gene_bias"], t["de_results"]))
     comp = t["components"].copy()
     comp.index = [f"{ds}: {m} {c}" for m, c in zip(comp["method"], comp["component"], strict=True)]
     out.append(

@@ -105,8 +105,10 @@ def _plan_source(
     notes: list[str],
     ctrl_rng: np.random.Generator,
     warnings: list[dict],
+    targets: dict[str, dict[str, int]] | None = None,
 ) -> _FilePlan:
-    """The weight matrix (profiles x cells of ``src``) for the samplesheet rows that use ``src``."""
+    """The weight matrix (profiles x cells of ``src``) for the samplesheet rows that use ``src``; ``targets``
+    collects the cells drawn per cell type of each proportion-matched pseudo-bulk."""
     path = src.path
     members = assign_cells(frows, src.obs, opts.sample_key, path)
     barcodes = src.obs.index.to_numpy()
@@ -146,6 +148,8 @@ def _plan_source(
                     warnings.append(replacement_warning(r.sample, ct, n, pool.size))
                 pools[ct] = pool
             primary_rows.append((r, idx, target))
+            if targets is not None:
+                targets[str(r.sample)] = {str(ct): int(n) for ct, n in target.items()}
             prop_pools.append(pools)
             prop_targets.append(target)
             n_cells = int(sum(target.values()))
@@ -260,6 +264,7 @@ def build_dataset_profiles(
     rng = np.random.default_rng(opts.seed)
     ctrl_rng = control_rng(opts.seed)  # own stream: the primary draws do not depend on the control
     warnings: list[dict] = []  # structured sampling warnings (also in notes, the log and MultiQC)
+    targets: dict[str, dict[str, int]] = {}  # proportion matching: cells drawn per cell type per sample
     ctrl_blocks, ctrl_obs, ctrl_fraction = [], [], []
     patterns = parse_exclude_genes(opts.exclude_genes)
     classes_out = parse_gene_classes(opts.exclude_gene_classes)
@@ -267,7 +272,7 @@ def build_dataset_profiles(
     pb_blocks, pb_obs, ct_blocks, ct_obs = [], [], [], []
     sc_genes, sc_symbols = None, None
     for src, frows in sources:
-        plan = _plan_source(src, frows, ds, opts, passing, rng, notes, ctrl_rng, warnings)
+        plan = _plan_source(src, frows, ds, opts, passing, rng, notes, ctrl_rng, warnings, targets)
         if plan.weights is None:
             continue
         acc = aggregate_stream(src.iter_chunks(opts.chunk_size), plan.weights, src.n_vars)
@@ -450,6 +455,8 @@ def build_dataset_profiles(
         "n_pseudobulk": int((adata.obs["modality"] == "pseudobulk").sum()),
         **adata.uns["pbfidelity"],
         "warnings": warnings,
+        # cells drawn per cell type for each proportion-matched pseudo-bulk (the report's composition view)
+        "cells_drawn_per_type": targets,
         "negative_control": {
             "file": "negative_control.h5ad" if ctrl_adata is not None else None,
             "n_pairs": int(len(ctrl_obs) // 2),

@@ -39,6 +39,44 @@ def cell_metrics(X: sp.csr_matrix, mito: np.ndarray, ribo: np.ndarray) -> pd.Dat
     )
 
 
+def mad_bounds(values: np.ndarray, nmads: float) -> tuple[float, float]:
+    """The cut-offs of :func:`mad_outliers`: median -/+ ``nmads`` scaled MADs (NaN when the MAD is 0: no cut)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    med = float(np.median(v))
+    mad = 1.4826 * float(np.median(np.abs(v - med)))
+    if mad == 0:
+        return float("nan"), float("nan")
+    return med - nmads * mad, med + nmads * mad
+
+
+def sample_cutoffs(metrics: pd.DataFrame, groups: np.ndarray, params: CellQCParams) -> pd.DataFrame:
+    """Per group (sample): the cut-offs :func:`flag_cells` applies, on the metrics' own scale (counts and genes
+    back-transformed from log1p; % mito capped by ``max_pct_mito``; hard floors raise the lower bounds)."""
+    rows = {}
+    groups = np.asarray(groups)
+    for g in pd.unique(groups):
+        m = metrics[groups == g]
+        c_lo, c_hi = mad_bounds(np.log1p(m["total_counts"].to_numpy()), params.nmads_counts)
+        g_lo, g_hi = mad_bounds(np.log1p(m["n_genes"].to_numpy()), params.nmads_genes)
+        _, m_hi = mad_bounds(m["pct_mito"].to_numpy(), params.nmads_mito)
+        rows[g] = {
+            "min_counts": max(float(np.expm1(c_lo)), params.min_counts)
+            if np.isfinite(c_lo)
+            else params.min_counts,
+            "max_counts": float(np.expm1(c_hi)),
+            "min_genes": max(float(np.expm1(g_lo)), params.min_genes)
+            if np.isfinite(g_lo)
+            else params.min_genes,
+            "max_genes": float(np.expm1(g_hi)),
+            "max_pct_mito": min(m_hi, params.max_pct_mito) if np.isfinite(m_hi) else params.max_pct_mito,
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "sample"
+    return out
+
+
 def mad_outliers(values: np.ndarray, nmads: float, side: str = "both") -> np.ndarray:
     """True where ``values`` lies more than ``nmads`` scaled MADs from the median (``side``: both|upper|lower)."""
     v = np.asarray(values, dtype=np.float64)

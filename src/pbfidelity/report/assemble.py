@@ -117,23 +117,63 @@ def _group(stage: str) -> dict[str, str]:
     }
 
 
+def _qc_params(folder: Path):
+    """The qc stage's thresholds (from ``qc_summary.json``), or None when not recorded."""
+    import json
+
+    from pbfidelity.qc.cells import CellQCParams
+
+    path = folder / "qc_summary.json"
+    try:
+        p = json.loads(path.read_text()).get("params") or {}
+    except (OSError, ValueError):
+        return None
+    known = set(CellQCParams.__dataclass_fields__)
+    try:
+        return CellQCParams(**{k: v for k, v in p.items() if k in known})
+    except TypeError:
+        return None
+
+
 def _qc_plots(staged: Staged, folder: Path, ds: str, max_cells: int, seed: int) -> None:
+    from pbfidelity.qc.cells import sample_cutoffs
+
     out = staged.folder
     kw = _group("qc")
+    params = _qc_params(folder)
     cell_file = folder / "cell_qc.tsv.gz"
     if cell_file.exists():
-        cols = ["sample", *plots.CELL_METRICS]
+        cols = ["sample", "total_counts", *plots.CELL_METRICS]
         cells = pd.read_csv(cell_file, sep="\t", usecols=lambda c: c in cols)
         for metric, boxes in plots.cell_metric_boxes(cells, ds, max_cells, seed).items():
+            lines = plots.hard_threshold_lines(metric, params)
             doc = write_mqc(
                 out,
                 f"pbf_report_{ds}_qc_{metric}",
                 f"{plots.CELL_METRICS[metric].capitalize()} ({ds})",
                 f"Distribution per sample before filtering (at most {max_cells} cells per sample drawn "
-                "at random with a fixed seed).",
+                "at random with a fixed seed)."
+                + (" Dashed line: the fixed threshold of the qc stage." if lines else "")
+                + " The per-sample MAD cut-offs are in the table 'QC cut-offs per sample'.",
                 "box",
                 boxes,
-                {"xlab": plots.CELL_METRICS[metric]},
+                {"xlab": plots.CELL_METRICS[metric], **({"x_lines": lines} if lines else {})},
+                **kw,
+            )
+            _expect(staged, yaml.safe_load(doc.read_text()), "qc")
+        if params is not None and {"total_counts", "n_genes", "pct_mito"} <= set(cells.columns):
+            cut = sample_cutoffs(cells, cells["sample"].astype(str).to_numpy(), params)
+            cut.index = [f"{ds}_{i}" for i in cut.index]
+            doc = write_mqc_table(
+                out,
+                f"pbf_report_{ds}_qc_cutoffs",
+                f"QC cut-offs per sample ({ds})",
+                f"The thresholds each sample's cells were filtered with: median -/+ {params.nmads_counts:g} "
+                f"(counts), {params.nmads_genes:g} (genes) scaled MADs of log values, and median + "
+                f"{params.nmads_mito:g} MADs for % mito capped at {params.max_pct_mito:g}%; fixed floors "
+                f"min_counts={params.min_counts}, min_genes={params.min_genes}. Empty: no cut (MAD = 0).",
+                cut,
+                {"id": f"pbf_report_{ds}_qc_cutoffs_plot", "no_violin": True},
                 **kw,
             )
             _expect(staged, yaml.safe_load(doc.read_text()), "qc")
@@ -194,6 +234,50 @@ def _pseudobulk_plots(staged: Staged, folder: Path, ds: str) -> None:
             **kw,
         )
         _expect(staged, yaml.safe_load(doc.read_text()), "pseudobulk")
+    comp, matched = _composition(folder, ds)
+    if comp:
+        what = (
+            "Cells of each cell type drawn into each sample's proportion-matched pseudo-bulk (the target "
+            "numbers from --proportions)."
+            if matched
+            else "QC-passing cells of each cell type in each sample's single-cell data (cell types with at "
+            "least the minimum number of cells for a per-type pseudo-bulk)."
+        )
+        doc = write_mqc(
+            staged.folder,
+            f"pbf_report_{ds}_composition",
+            f"Cell-type composition per sample ({ds})",
+            what + " Switch between counts and percentages.",
+            "bargraph",
+            comp,
+            {"ylab": "cells", "cpswitch_counts_label": "cells", "cpswitch_c_active": False},
+            **kw,
+        )
+        _expect(staged, yaml.safe_load(doc.read_text()), "pseudobulk")
+
+
+def _composition(folder: Path, ds: str) -> tuple[dict, bool]:
+    """Cell-type composition per sample and whether it is the proportion-matched draw: the targets recorded in
+    ``pseudobulk_summary.json`` when proportions were matched, else ``celltype_profiles.h5ad``'s n_cells."""
+    import json
+
+    try:
+        targets = json.loads((folder / "pseudobulk_summary.json").read_text()).get("cells_drawn_per_type")
+    except (OSError, ValueError):
+        targets = None
+    if targets:
+        return {f"{ds}_{s}": {ct: float(n) for ct, n in t.items()} for s, t in targets.items()}, True
+    path = folder / "celltype_profiles.h5ad"
+    if not path.exists():
+        return {}, False
+    import anndata as ad
+
+    ct = ad.read_h5ad(path, backed="r")
+    obs = ct.obs.copy()
+    ct.file.close()
+    if "dataset" not in obs.columns:
+        obs["dataset"] = ds
+    return plots.celltype_composition(obs), False
 
 
 def _ssl_efficiency(folder: Path) -> dict[str, Any]:

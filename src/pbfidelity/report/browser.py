@@ -59,6 +59,10 @@ class RenderResult:
     title: str = ""
     n_plots: int = 0
     seconds: float = 0.0
+    n_deferred: int = 0  # plots waiting behind a "Show plot" button
+    banner: bool = False  # MultiQC's "contains a lot of samples" warning is shown
+    page_height: int = 0
+    pages: list[Path] = field(default_factory=list)  # full-page screenshot tiles (full_page=True)
 
     @property
     def remote_requests(self) -> list[str]:
@@ -227,8 +231,14 @@ def render(
     height: int = 2400,
     settle_s: float = 2.0,
     timeout_s: float = 90.0,
+    full_page: bool = False,
+    tile_px: int = 12000,
 ) -> RenderResult:
-    """Open ``html`` in a fresh headless Chromium profile, wait for its plots, save a PNG screenshot."""
+    """Open ``html`` in a fresh headless Chromium profile, wait for its plots, save a PNG screenshot.
+
+    With ``full_page`` the whole page is captured beyond the window: ``screenshot`` when it is at most
+    ``tile_px`` tall, else tiles ``<stem>_p01.png``, ``<stem>_p02.png`` ... of ``tile_px`` each (Chromium cannot
+    capture one image much taller than 16,384 px)."""
     exe = chromium or find_chromium()
     if exe is None:
         raise FileNotFoundError("no chromium executable found (install Debian 'chromium' or set $CHROMIUM)")
@@ -271,10 +281,40 @@ def render(
             dt.wait_for(None, settle_s)  # let deferred plot rendering run and log
             n_plots = int(dt.evaluate("document.querySelectorAll('.js-plotly-plot').length") or 0)
             title = str(dt.evaluate("document.title") or "")
-            shot = dt.call("Page.captureScreenshot", format="png")
+            n_deferred = int(dt.evaluate("document.querySelectorAll('.render_plot').length") or 0)
+            banner = bool(
+                dt.evaluate(
+                    "(() => { const b = document.getElementById('mqc-warning-many-samples');"
+                    " return !!b && b.offsetParent !== null && getComputedStyle(b).display !== 'none'; })()"
+                )
+            )
             screenshot = Path(screenshot)
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
+            height_px = int(dt.evaluate("document.documentElement.scrollHeight") or height)
+            pages: list[Path] = []
+            if full_page:
+                tops = list(range(0, height_px, tile_px))
+                for i, top in enumerate(tops, start=1):
+                    clip = {
+                        "x": 0,
+                        "y": top,
+                        "width": width,
+                        "height": min(tile_px, height_px - top),
+                        "scale": 1,
+                    }
+                    shot = dt.call(
+                        "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
+                    )
+                    path = (
+                        screenshot
+                        if len(tops) == 1
+                        else screenshot.with_name(f"{screenshot.stem}_p{i:02d}.png")
+                    )
+                    path.write_bytes(base64.b64decode(shot["data"]))
+                    pages.append(path)
+            else:
+                shot = dt.call("Page.captureScreenshot", format="png")
+                screenshot.write_bytes(base64.b64decode(shot["data"]))
             requests = [
                 e["params"]["request"]["url"] for e in dt.events if e["method"] == "Network.requestWillBeSent"
             ]
@@ -285,6 +325,10 @@ def render(
                 title,
                 n_plots,
                 round(time.perf_counter() - t0, 2),
+                n_deferred,
+                banner,
+                height_px,
+                pages,
             )
         finally:
             if ws is not None:

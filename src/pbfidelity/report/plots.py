@@ -84,3 +84,35 @@ def cells_per_sample(obs: pd.DataFrame) -> dict[str, dict[str, float]]:
     if "n_cells" not in o.columns:
         return {}
     return {f"{r['dataset']}_{r['sample']}": {"cells": float(r["n_cells"])} for _, r in o.iterrows()}
+
+
+def hard_threshold_lines(metric: str, params) -> list[dict]:
+    """MultiQC ``x_lines`` for the fixed thresholds of the qc stage on a per-cell metric's box plot."""
+    if params is None:
+        return []
+    style = {"color": "#d62728", "dash": "dash", "width": 2}
+    if metric == "pct_mito":
+        return [{"value": float(params.max_pct_mito), "label": f"cap {params.max_pct_mito:g}%", **style}]
+    if metric == "n_genes" and params.min_genes > 0:
+        return [{"value": float(params.min_genes), "label": f"min {params.min_genes}", **style}]
+    if metric == "total_counts" and params.min_counts > 0:
+        return [{"value": float(params.min_counts), "label": f"min {params.min_counts}", **style}]
+    return []
+
+
+def celltype_composition(obs: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """{"<dataset>_<sample>": {cell type: n_cells}} from the per-cell-type pseudo-bulk profiles (replicate 0)."""
+    o = obs
+    if "modality" in o.columns:
+        o = o[o["modality"].astype(str) == "pseudobulk"]
+    if "replicate" in o.columns:
+        o = o[o["replicate"].astype(int) == 0]
+    if not {"cell_type", "n_cells", "sample"} <= set(o.columns):
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for r in o.itertuples():
+        key = f"{r.dataset}_{r.sample}"
+        out.setdefault(key, {})[str(r.cell_type)] = out.get(key, {}).get(str(r.cell_type), 0.0) + float(
+            r.n_cells
+        )
+    return out
