@@ -26,6 +26,7 @@ process PBF_ENRICH {
         --gene-sets ${gene_sets} \\
         --outdir ${meta.id} \\
         --seed ${params.seed} \\
+        --threads ${task.cpus} \\
         ${ranked} \\
         ${args}
     """
