@@ -30,7 +30,7 @@ class MetricsParams:
     min_count: int = 10
     n_permutations: int = 999
     n_cpus: int = 1
-    de_method: str = "deseq2-full"
+    de_method: str = "deseq2-blocked"
     seed: int = 42
 
 

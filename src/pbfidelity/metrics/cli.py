@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--de-method",
         choices=["deseq2-full", "deseq2-blocked"],
-        default="deseq2-full",
+        default="deseq2-blocked",
         help="deseq2-full: pydeseq2 as is (cost ~ donors^3 per gene); deseq2-blocked: the same ~ donor + modality "
         "model solved with its donor-block structure (linear in donors)",
     )

@@ -84,7 +84,7 @@ def run_deseq2(
     lfc_threshold: float = 1.0,
     n_cpus: int = 1,
     min_count: int = 10,
-    method: str = "deseq2-full",
+    method: str = "deseq2-blocked",
 ) -> tuple[pd.DataFrame, str]:
     """DESeq2 Wald test of modality; returns the DE table (``DE_COLUMNS``, every gene) and the design used.
 
