@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import shlex
 import time
 from collections.abc import Callable
@@ -103,7 +104,13 @@ def _metrics(ctx: RunContext, ds: str) -> list[str]:
     control = ctx.stage_dir("pseudobulk", ds) / "negative_control.h5ad"
     if control.exists():  # written unless no pair had enough cells for two halves
         argv += ["--negative-control", str(control)]
-    return argv
+    return argv + _threads(ctx)
+
+
+def _threads(ctx: RunContext) -> list[str]:
+    """``--threads`` for the stages that use it (Nextflow passes ``task.cpus``)."""
+    n = getattr(ctx.args, "threads", 1) or 1
+    return ["--threads", str(n)] if n > 1 else []
 
 
 def _discriminate(ctx: RunContext, ds: str) -> list[str]:
@@ -141,7 +148,7 @@ def _enrich(ctx: RunContext, ds: str) -> list[str] | None:
     shap_all = ctx.stage_dir("discriminate", ds) / "shap_genes.tsv"
     if shap_all.exists():
         argv += ["--shap-genes", str(shap_all)]
-    return argv
+    return argv + _threads(ctx)
 
 
 def _ssl(ctx: RunContext, ds: str) -> list[str] | None:
@@ -369,6 +376,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip steps whose inputs (checksums), command and outputs are unchanged since the last run")
     p.add_argument("--skip-stages", nargs="+", metavar="STAGE", help="stages not to run (reported as not run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, default=int(os.environ.get("PBF_THREADS", "1")),
+                   help="threads for the stages that use them (metrics DE, enrich); default $PBF_THREADS or 1")
     p.add_argument("--stage-args", action="append", metavar="STAGE=ARGS",
                    help="extra options for one stage's command, like a Nextflow module's ext.args "
                         "(repeatable), e.g. --stage-args 'discriminate=--n-permutations 19'")

@@ -28,6 +28,7 @@ process PBF_ENRICH {
         --outdir ${meta.id} \\
         --profiles ${profiles} \\
         --seed ${params.seed} \\
+        --threads ${task.cpus} \\
         ${ranked} \\
         ${candidates} \\
         ${args}

@@ -26,6 +26,7 @@ process PBF_METRICS {
         --profiles ${profiles} \\
         --outdir ${meta.id} \\
         --seed ${params.seed} \\
+        --threads ${task.cpus} \\
         ${annotation} \\
         ${control} \\
         ${args}

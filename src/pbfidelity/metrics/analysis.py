@@ -30,6 +30,7 @@ class MetricsParams:
     min_count: int = 10
     n_permutations: int = 999
     n_cpus: int = 1
+    de_method: str = "deseq2-blocked"
     seed: int = 42
 
 
@@ -74,7 +75,8 @@ def compute_metrics(
         well_measured(comp.counts, is_bulk, params.min_count),
     )
     de, design = run_deseq2(
-        comp.counts, comp.genes, obs, params.alpha, params.lfc_threshold, params.n_cpus, params.min_count
+        comp.counts, comp.genes, obs, params.alpha, params.lfc_threshold, params.n_cpus, params.min_count,
+        params.de_method,
     )
     de_genes = de.loc[de["direction"] != "ns", "gene"]
     sep = {m: comps.separating_component(r.table) for m, r in pcs.items()}

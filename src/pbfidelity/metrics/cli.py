@@ -59,7 +59,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--n-permutations", type=int, default=999, help="permutations of the matched-vs-unmatched test"
     )
-    p.add_argument("--n-cpus", type=int, default=1, help="processes for pydeseq2")
+    p.add_argument("--n-cpus", "--threads", dest="n_cpus", type=int, default=1,
+                   help="processes/threads for the DE fit")
+    p.add_argument(
+        "--de-method",
+        choices=["deseq2-full", "deseq2-blocked"],
+        default="deseq2-blocked",
+        help="deseq2-full: pydeseq2 as is (cost ~ donors^3 per gene); deseq2-blocked: the same ~ donor + modality "
+        "model solved with its donor-block structure (linear in donors)",
+    )
     p.add_argument(
         "--negative-control",
         type=Path,
@@ -105,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         spca_max_genes=args.spca_max_genes,
         min_count=args.min_count,
         n_cpus=args.n_cpus,
+        de_method=args.de_method,
         seed=args.seed,
     )
     result = compute_metrics(comp, params, args.gene_annotation)

@@ -84,11 +84,14 @@ def run_deseq2(
     lfc_threshold: float = 1.0,
     n_cpus: int = 1,
     min_count: int = 10,
+    method: str = "deseq2-blocked",
 ) -> tuple[pd.DataFrame, str]:
     """DESeq2 Wald test of modality; returns the DE table (``DE_COLUMNS``, every gene) and the design used.
 
     As in the DESeq2 vignette, only genes with at least ``min_count`` counts in at least as many profiles as
     the smaller modality has are tested (0 = test all); the others are reported untested (NaN, ``ns``).
+    ``method``: ``deseq2-full`` (pydeseq2's per-gene solvers, cost ~ donors^3 per gene) or ``deseq2-blocked``
+    (the same model solved with the donor-block structure of the design, :mod:`pbfidelity.metrics.blocked`).
     """
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
@@ -108,7 +111,14 @@ def run_deseq2(
     cdf = pd.DataFrame(np.rint(counts[:, tested]).astype(np.int64), index=meta.index, columns=names[tested])
     from threadpoolctl import threadpool_limits
 
-    inference = DefaultInference(n_cpus=n_cpus)
+    if method == "deseq2-blocked" and design != "~ modality":
+        from pbfidelity.metrics.blocked import DonorBlockInference
+
+        inference = DonorBlockInference(pd.factorize(meta["donor"])[0], n_cpus=n_cpus)
+    elif method in ("deseq2-full", "deseq2-blocked"):
+        inference = DefaultInference(n_cpus=n_cpus)
+    else:
+        raise ValueError(f"unknown DE method {method!r}")
     # pydeseq2 solves thousands of tiny per-gene problems: multi-threaded BLAS only adds overhead (~8x slower).
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore")

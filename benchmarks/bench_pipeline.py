@@ -1,0 +1,77 @@
+"""Whole-job scale benchmark: seconds, CPU seconds and peak RSS per stage vs cohort size, growth exponents.
+
+Simulates cohorts (``pbfidelity simulate``), then runs each stage of ``pbfidelity run`` in its own process
+(the other stages skipped, earlier outputs reused) and measures it with ``os.wait4`` (wall, user+sys CPU,
+ru_maxrss of that process). The growth exponent of a stage is the log-log slope between consecutive sizes.
+
+    python benchmarks/bench_pipeline.py --donors 25 50 100 300 --cells 100 --genes 20000 \\
+        --stage-args 'metrics=--de-method deseq2-blocked'
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STAGES = ["qc", "pseudobulk", "metrics", "discriminate", "calibrate", "enrich", "ssl", "report"]
+
+
+def measured(cmd: list[str]) -> tuple[float, float, float, int]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        sys.stderr.write(err[-2000:])
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, rc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--donors", type=int, nargs="+", default=[25, 50, 100, 300])
+    ap.add_argument("--cells", type=int, default=100, help="cells per sample")
+    ap.add_argument("--genes", type=int, default=20000)
+    ap.add_argument("--stages", nargs="+", default=STAGES)
+    ap.add_argument("--stage-args", action="append", default=[], help="as 'pbfidelity run --stage-args'")
+    ap.add_argument("--workdir", type=Path, default=Path("bench_pipeline_work"))
+    a = ap.parse_args()
+    py = [sys.executable, "-m", "pbfidelity"]
+    rows: dict[str, dict[int, tuple]] = {s: {} for s in a.stages}
+    for n in a.donors:
+        sim = a.workdir / f"sim{n}"
+        if not (sim / "samplesheet.csv").exists():
+            measured([*py, "simulate", "--outdir", str(sim), "--n-donors", str(n), "--cells-per-sample",
+                      str(a.cells), "--n-genes", str(a.genes), "-q"])
+        out = a.workdir / f"run{n}"
+        for stage in a.stages:
+            others = [s for s in STAGES if s != stage]
+            cmd = [*py, "run", "--input", str(sim / "samplesheet.csv"), "--outdir", str(out), "--no-progress", "-q",
+                   "--gene-sets", str(sim / "genesets.gmt"), "--skip-stages", *others]
+            for sa in a.stage_args:
+                cmd += ["--stage-args", sa]
+            rows[stage][n] = measured(cmd)
+            w, c, r, rc = rows[stage][n]
+            print(f"{n:>5} donors {stage:<13} {w:8.1f} s {c:8.1f} CPU s {r:8.0f} MB{'' if rc == 0 else ' FAILED'}",
+                  flush=True)
+    print("\n| stage | " + " | ".join(f"{n} donors s / CPU s / MB" for n in a.donors) + " | exponents |")
+    print("|---|" + "---|" * (len(a.donors) + 1))
+    for stage, by_n in rows.items():
+        cells = [f"{by_n[n][0]:.1f} / {by_n[n][1]:.1f} / {by_n[n][2]:.0f}" for n in a.donors]
+        ns = [n for n in a.donors if n in by_n]
+        exps = [math.log(by_n[m][0] / by_n[n][0]) / math.log(m / n) for n, m in zip(ns, ns[1:], strict=False)
+                if by_n[n][0] > 0]
+        print(f"| {stage} | " + " | ".join(cells) + " | " + ", ".join(f"{e:.2f}" for e in exps) + " |")
+    tot = {n: sum(rows[s][n][0] for s in rows) for n in a.donors}
+    print("| total | " + " | ".join(f"{tot[n]:.1f}" for n in a.donors) + " | |")
+    print(f"load: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
