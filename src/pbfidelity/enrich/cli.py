@@ -64,21 +64,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42, help="seed for prerank")
 
 
+def _read_table(path: Path, what: str, required: tuple[str, ...], dtype: dict | None = None):
+    """A TSV with the ``required`` columns, or one UserError naming the file."""
+    import pandas as pd
+
+    from pbfidelity.errors import UserError
+
+    if not path.exists():
+        raise UserError(f"{path}: {what} does not exist")
+    try:
+        t = pd.read_csv(path, sep="\t", dtype=dtype or {"gene": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read as TSV ({exc})") from None
+    missing = [c for c in required if c not in t.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {missing}; has {list(t.columns)}")
+    return t
+
+
 def read_de(path: Path):
     import pandas as pd
 
     from pbfidelity.enrich.analysis import DE_REQUIRED, DIRECTIONS
     from pbfidelity.errors import UserError
 
-    if not path.exists():
-        raise UserError(f"{path}: DE table does not exist")
-    try:
-        de = pd.read_csv(path, sep="\t", dtype={"gene": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read as TSV ({exc})") from None
-    missing = [c for c in DE_REQUIRED if c not in de.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {missing}; has {list(de.columns)}")
+    de = _read_table(path, "DE table", DE_REQUIRED)
     bad = de.loc[~de["direction"].isin(DIRECTIONS), "direction"]
     if len(bad):
         raise UserError(
@@ -99,36 +109,13 @@ def read_de(path: Path):
 
 
 def read_ranked(path: Path):
-    import pandas as pd
-
-    from pbfidelity.errors import UserError
-
-    if not path.exists():
-        raise UserError(f"{path}: ranked-genes table does not exist")
-    try:
-        t = pd.read_csv(path, sep="\t", dtype={"gene": str, "direction": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read as TSV ({exc})") from None
-    if "gene" not in t.columns:
-        raise UserError(f"{path}: missing column 'gene'; has {list(t.columns)}")
+    t = _read_table(path, "ranked-genes table", ("gene",), {"gene": str, "direction": str})
     return t.dropna(subset=["gene"]).drop_duplicates("gene")
 
 
 def read_candidates(path: Path, dataset: str) -> set[str]:
     """Genes the discriminator could choose from (``candidate`` true in shap_genes.tsv)."""
-    import pandas as pd
-
-    from pbfidelity.errors import UserError
-
-    if not path.exists():
-        raise UserError(f"{path}: SHAP gene table does not exist")
-    try:
-        t = pd.read_csv(path, sep="\t", dtype={"gene": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read as TSV ({exc})") from None
-    missing = [c for c in ("gene", "candidate") if c not in t.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {missing}; has {list(t.columns)}")
+    t = _read_table(path, "SHAP gene table", ("gene", "candidate"))
     if "dataset" in t.columns and (t["dataset"].astype(str) == dataset).any():
         t = t[t["dataset"].astype(str) == dataset]
     flag = t["candidate"].astype(str).str.lower().isin(["true", "1"])

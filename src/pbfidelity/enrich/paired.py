@@ -20,18 +20,10 @@ import scipy.sparse as sp
 from scipy.stats import false_discovery_control
 
 from pbfidelity.enrich.genesets import GeneSets
+from pbfidelity.enrich.prerank import PRERANK_COLUMNS
 
-FLIP_COLUMNS = [
-    "term",
-    "name",
-    "set_size",
-    "es",
-    "nes",
-    "pvalue",
-    "padj",
-    "direction",
-    "leading_edge",
-]
+#: the prerank table's columns, without gseapy's own FDR
+FLIP_COLUMNS = [c for c in PRERANK_COLUMNS if c != "fdr_gsea"]
 
 #: permutations evaluated per matrix block (bounds memory at block x genes doubles)
 BLOCK = 256
