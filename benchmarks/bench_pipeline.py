@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ["qc", "pseudobulk", "metrics", "discriminate", "calibrate", "enrich", "ssl", "report"]
+STAGES = ["qc", "pseudobulk", "metrics", "discriminate", "calibrate", "deconvolve", "enrich", "ssl", "report"]
 
 
 def measured(cmd: list[str]) -> tuple[float, float, float, int]:
@@ -53,7 +53,7 @@ def main() -> None:
         for stage in a.stages:
             others = [s for s in STAGES if s != stage]
             cmd = [*py, "run", "--input", str(sim / "samplesheet.csv"), "--outdir", str(out), "--no-progress", "-q",
-                   "--gene-sets", str(sim / "genesets.gmt"), "--skip-stages", *others]
+                   "--gene-sets", str(sim / "genesets.gmt"), "--label-column", "phenotype", "--skip-stages", *others]
             for sa in a.stage_args:
                 cmd += ["--stage-args", sa]
             rows[stage][n] = measured(cmd)
