@@ -3,7 +3,7 @@
 Only the small, regular subset of Groovy that ``modules/local/*/main.nf`` uses is understood:
 a ``script:`` section made of ``def NAME = task.ext.args ?: ''`` and ``def NAME = VAR ? "..." : ''`` lines
 followed by one triple-quoted command, ``${...}`` interpolation of names, ``meta.id``, ``params.x`` and
-``task.process``, and ``path(...)`` output patterns. Anything else raises, so a module that drifts from that
+``task.process``, ``task.cpus`` (2 here), and ``path(...)`` output patterns. Anything else raises, so a module that drifts from that
 subset fails the tests loudly instead of being rendered wrong.
 """
 
@@ -183,7 +183,7 @@ def evaluate_def(expr: str, env: dict, ext_args: str) -> str:
 def render_script(module: Module, env: dict, ext_args: str = "") -> str:
     """The bash command Nextflow would run for ``module`` with inputs ``env`` and ``task.ext.args``."""
     env = dict(env)
-    env.setdefault("task", {"process": module.process, "ext": {"args": ext_args}})
+    env.setdefault("task", {"process": module.process, "cpus": 2, "ext": {"args": ext_args}})
     for name, expr in module.defs:
         env[name] = evaluate_def(expr, env, ext_args)
     return textwrap.dedent(interpolate(module.template, env)).strip() + "\n"

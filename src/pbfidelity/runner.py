@@ -109,8 +109,7 @@ def _metrics(ctx: RunContext, ds: str) -> list[str]:
 
 def _threads(ctx: RunContext) -> list[str]:
     """``--threads`` for the stages that use it (Nextflow passes ``task.cpus``)."""
-    n = getattr(ctx.args, "threads", 1) or 1
-    return ["--threads", str(n)] if n > 1 else []
+    return ["--threads", str(getattr(ctx.args, "threads", 1) or 1)]
 
 
 def _discriminate(ctx: RunContext, ds: str) -> list[str]:

@@ -207,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
     if options.proportions is not None:
         from pbfidelity.deconvolve.estimate import SOURCE, targets_record
 
-        source = SOURCE if estimate else str(args.proportions)
+        # the file name only: the same in every runner (Nextflow stages the file under its own name)
+        source = SOURCE if estimate else Path(str(args.proportions)).name
         adata.uns["pbfidelity"]["proportion_targets"] = targets_record(options.proportions, ds, source)
         adata.uns["pbfidelity"]["proportions_estimated"] = bool(estimate)
     # h5ad cannot store a list of dicts: per file in uns, as a list in the summary JSON
