@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--stages", nargs="+", default=STAGES)
     ap.add_argument("--stage-args", action="append", default=[], help="as 'pbfidelity run --stage-args'")
     ap.add_argument("--workdir", type=Path, default=Path("bench_pipeline_work"))
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="'pbfidelity run --threads'")
     a = ap.parse_args()
     py = [sys.executable, "-m", "pbfidelity"]
     rows: dict[str, dict[int, tuple]] = {s: {} for s in a.stages}
@@ -53,7 +54,7 @@ def main() -> None:
         for stage in a.stages:
             others = [s for s in STAGES if s != stage]
             cmd = [*py, "run", "--input", str(sim / "samplesheet.csv"), "--outdir", str(out), "--no-progress", "-q",
-                   "--gene-sets", str(sim / "genesets.gmt"), "--label-column", "phenotype", "--skip-stages", *others]
+                   "--gene-sets", str(sim / "genesets.gmt"), "--label-column", "phenotype", "--threads", str(a.threads), "--skip-stages", *others]
             for sa in a.stage_args:
                 cmd += ["--stage-args", sa]
             rows[stage][n] = measured(cmd)

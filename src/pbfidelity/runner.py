@@ -114,12 +114,12 @@ def _threads(ctx: RunContext) -> list[str]:
 
 def _discriminate(ctx: RunContext, ds: str) -> list[str]:
     return ["discriminate", "--profiles", str(_profiles(ctx, ds)),
-            "--outdir", str(ctx.stage_dir("discriminate", ds)), "--seed", str(ctx.args.seed)]
+            "--outdir", str(ctx.stage_dir("discriminate", ds)), "--seed", str(ctx.args.seed), *_threads(ctx)]
 
 
 def _calibrate(ctx: RunContext, ds: str) -> list[str]:
     return ["calibrate", "--profiles", str(_profiles(ctx, ds)),
-            "--outdir", str(ctx.stage_dir("calibrate", ds)), "--seed", str(ctx.args.seed)]
+            "--outdir", str(ctx.stage_dir("calibrate", ds)), "--seed", str(ctx.args.seed), *_threads(ctx)]
 
 
 def _deconvolve(ctx: RunContext, ds: str) -> list[str]:
@@ -376,7 +376,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-stages", nargs="+", metavar="STAGE", help="stages not to run (reported as not run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=int(os.environ.get("PBF_THREADS", "1")),
-                   help="threads for the stages that use them (metrics DE, enrich); default $PBF_THREADS or 1")
+                   help="threads for the stages that use them (metrics DE, discriminate and calibrate folds and "
+                   "permutations, enrich); results do not depend on it; default $PBF_THREADS or 1")
     p.add_argument("--stage-args", action="append", metavar="STAGE=ARGS",
                    help="extra options for one stage's command, like a Nextflow module's ext.args "
                         "(repeatable), e.g. --stage-args 'discriminate=--n-permutations 19'")

@@ -22,6 +22,7 @@ process PBF_CALIBRATE {
         --profiles ${profiles} \\
         --outdir ${meta.id} \\
         --seed ${params.seed} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 

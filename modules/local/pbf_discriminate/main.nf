@@ -24,6 +24,7 @@ process PBF_DISCRIMINATE {
         --profiles ${profiles} \\
         --outdir ${meta.id} \\
         --seed ${params.seed} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 

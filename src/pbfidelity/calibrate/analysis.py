@@ -46,6 +46,7 @@ class CalibrateParams:
     seed: int = 42
     xgb: XGBParams = XGB_DEFAULT
     depth_match: str = "paired"
+    threads: int = 1  # folds fitted concurrently; results identical
 
 
 @dataclass
@@ -145,7 +146,7 @@ def calibrate(ps: ProfileSet, params: CalibrateParams | None = None) -> Calibrat
 
     rows, raw_scores = [], {}
     for name, model in models.items():
-        raw_scores[name] = cross_validate(x, y, folds, model, params.n_genes, params.seed).scores
+        raw_scores[name] = cross_validate(x, y, folds, model, params.n_genes, params.seed, threads=params.threads).scores
         rows.append(_auroc_row("raw", name, y, raw_scores[name], donors, params, ev))
     pair_table = pairs.assign(fold=folds[pairs["bulk"].to_numpy()])
     pair_table["r_raw"] = _pearson_rows(x[pairs["bulk"]], x[pairs["pb"]])
@@ -164,7 +165,9 @@ def calibrate(ps: ProfileSet, params: CalibrateParams | None = None) -> Calibrat
             return cal.crossfit(train, inner), cal.apply(cal.fit(train), test)
 
         for name, model in models.items():
-            s = cross_validate(x, y, folds, model, params.n_genes, params.seed, fold_data=fold_data).scores
+            s = cross_validate(
+                x, y, folds, model, params.n_genes, params.seed, fold_data=fold_data, threads=params.threads
+            ).scores
             rows.append(_auroc_row(method, name, y, s, donors, params, ev))
         pair_table[f"r_{method}"] = _pearson_rows(x[pairs["bulk"]], heldout[method][pairs["pb"]])
 

@@ -145,9 +145,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.apply is not None:
         return _apply(args)
-    if args.n_folds < 2 or args.n_bootstrap < 1 or args.n_genes < 0 or args.ridge < 0:
+    if args.n_folds < 2 or args.n_bootstrap < 1 or args.n_genes < 0 or args.ridge < 0 or args.threads < 1:
         raise UserError(
-            "calibrate: --n-folds >= 2, --n-bootstrap >= 1, --n-genes >= 0 and --ridge >= 0 needed"
+            "calibrate: --n-folds >= 2, --n-bootstrap >= 1, --n-genes >= 0, --ridge >= 0 and --threads >= 1 needed"
         )
     params = CalibrateParams(
         methods=args.methods,
@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         ridge=args.ridge,
         seed=args.seed,
         depth_match=args.depth_match,
+        threads=args.threads,
     )
     sets, skipped = load_profile_sets(args.profiles, args.pb_method, not args.no_replicates)
     results = []

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pbfidelity.discriminate.covariates import covariate_baseline, technical_covariates
-from pbfidelity.discriminate.crossval import cross_validate, top_variance_genes
+from pbfidelity.discriminate.crossval import cross_validate, parallel_map, top_variance_genes
 from pbfidelity.discriminate.depth import depth_match
 from pbfidelity.discriminate.folds import (
     BOOTSTRAP_STREAM,
@@ -73,6 +73,7 @@ class DiscriminateParams:
     xgb: XGBParams = XGB_DEFAULT
     permutation_xgb: XGBParams = XGB_FAST
     depth_match: str = "paired"
+    threads: int = 1  # folds, permutations and learning-curve points fitted concurrently; results identical
 
 
 @dataclass
@@ -111,15 +112,17 @@ def permutation_test(
     both scored on the ``evaluate`` rows (primary profiles)."""
     ev = np.ones(len(y), dtype=bool) if evaluate is None else evaluate
     model = xgboost_model(params.permutation_xgb)
-    observed = cross_validate(x, y, folds, model, params.permutation_genes, params.seed).scores
+    observed = cross_validate(x, y, folds, model, params.permutation_genes, params.seed, threads=params.threads).scores
     obs_auc = auroc(y[ev], observed[ev])
     rng = rng_for(params.seed, PERMUTATION_STREAM)
-    null = np.empty(params.n_permutations)
-    for i in range(params.n_permutations):
-        y_perm = permute_within_groups(y, donors, rng)
+    # labelings drawn in order from one stream, then cross-validated concurrently: same null for any thread count
+    labelings = [permute_within_groups(y, donors, rng) for _ in range(params.n_permutations)]
+
+    def one(y_perm: np.ndarray) -> float:
         s = cross_validate(x, y_perm, folds, model, params.permutation_genes, params.seed).scores
-        null[i] = auroc(y_perm[ev], s[ev])
-    return obs_auc, null
+        return auroc(y_perm[ev], s[ev])
+
+    return obs_auc, np.asarray(parallel_map(one, labelings, params.threads), dtype=float)
 
 
 def learning_curve(
@@ -137,9 +140,11 @@ def learning_curve(
         sizes.add(n_varying)  # "all genes" as the last point, unless it is far beyond the grid
     sizes = sorted(sizes)
     rows = []
-    for size in sizes:
-        cv = cross_validate(x, y, folds, xgboost_model(params.xgb), size, params.seed)
-        ev = np.ones(len(y), dtype=bool) if evaluate is None else evaluate
+    ev = np.ones(len(y), dtype=bool) if evaluate is None else evaluate
+    fits = parallel_map(
+        lambda size: cross_validate(x, y, folds, xgboost_model(params.xgb), size, params.seed), sizes, params.threads
+    )
+    for size, cv in zip(sizes, fits, strict=True):
         ci = donor_bootstrap(
             y[ev], cv.scores[ev], donors[ev], params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM)
         )
@@ -171,7 +176,9 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
 
     metrics, rocs, scores, main = [], [], {}, None
     for name, model in _models(params).items():
-        cv = cross_validate(x, y, folds, model, params.n_genes, params.seed, contributions=name == "xgboost")
+        cv = cross_validate(
+            x, y, folds, model, params.n_genes, params.seed, contributions=name == "xgboost", threads=params.threads
+        )
         if name == "xgboost":
             main = cv
         scores[name] = cv.scores
@@ -319,7 +326,9 @@ def _honest(ps, ps_raw, params, x, y, ev, folds, donors, samples, scores, cov, s
     }
     if params.depth_match != "none":
         xr = ps_raw.logcpm()
-        s_raw = cross_validate(xr, y, folds, xgboost_model(params.xgb), params.n_genes, params.seed).scores
+        s_raw = cross_validate(
+            xr, y, folds, xgboost_model(params.xgb), params.n_genes, params.seed, threads=params.threads
+        ).scores
         ci = donor_bootstrap(
             y[ev], s_raw[ev], donors[ev], params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM)
         )

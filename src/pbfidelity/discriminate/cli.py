@@ -53,6 +53,13 @@ def add_validation_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-replicates", action="store_true", help="leave bootstrap pseudo-replicates out")
     p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads: folds (and permutations) fitted concurrently, each model single-threaded, so the "
+        "results are identical for any value (Nextflow passes task.cpus)",
+    )
+    p.add_argument(
         "--depth-match",
         choices=("paired", "min", "none"),
         default="paired",
@@ -93,9 +100,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _params(args: argparse.Namespace):
     from pbfidelity.discriminate.analysis import DiscriminateParams
 
-    for name in ("n_folds", "n_permutations", "n_bootstrap", "top_n", "n_genes"):
+    for name in ("n_folds", "n_permutations", "n_bootstrap", "top_n", "n_genes", "threads"):
         value = getattr(args, name)
-        if value < (2 if name == "n_folds" else 0):
+        if value < {"n_folds": 2, "threads": 1}.get(name, 0):
             raise UserError(f"--{name.replace('_', '-')}: invalid value {value}")
     return DiscriminateParams(
         n_folds=args.n_folds,
@@ -107,6 +114,7 @@ def _params(args: argparse.Namespace):
         baselines=not args.no_baselines,
         seed=args.seed,
         depth_match=args.depth_match,
+        threads=args.threads,
     )
 
 

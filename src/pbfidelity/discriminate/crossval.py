@@ -6,8 +6,9 @@ each fold; held-out donors never influence what the model sees. Scores are poole
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,6 +17,24 @@ from pbfidelity.discriminate.models import FitPredict
 #: given (train rows, test rows) return the (train, test) feature matrices over all genes; lets ``calibrate``
 #: transform pseudo-bulk inside each fold
 FoldData = Callable[[np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray]"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], threads: int = 1) -> list[R]:
+    """``[fn(i) for i in items]`` on ``threads`` threads (joblib), results in input order.
+
+    Every task must be seeded by its own arguments and single-threaded inside (XGBoost ``nthread = 1``,
+    scikit-learn ``n_jobs = 1``): then the results do not depend on ``threads`` or on scheduling. XGBoost and
+    NumPy release the GIL, so threads use the cores without copying the data into worker processes.
+    """
+    items = list(items)
+    if threads <= 1 or len(items) <= 1:
+        return [fn(i) for i in items]
+    from joblib import Parallel, delayed
+
+    return list(Parallel(n_jobs=min(threads, len(items)), prefer="threads")(delayed(fn)(i) for i in items))
 
 
 @dataclass
@@ -50,25 +69,31 @@ def cross_validate(
     seed: int,
     contributions: bool = False,
     fold_data: FoldData | None = None,
+    threads: int = 1,
 ) -> CVResult:
     """Fit ``model`` on each training fold, score its held-out donors; pool the out-of-fold scores.
+
+    ``threads`` > 1 fits the folds concurrently (:func:`parallel_map`); the result is identical.
 
     A training fold with a single class cannot be fitted; its held-out rows get the training-class rate.
     """
     n, g = x.shape
     scores = np.full(n, np.nan)
     contrib = np.zeros((n, g)) if contributions else None
-    selected: list[np.ndarray] = []
-    for k in np.unique(folds):
+
+    def one_fold(k):
         test = np.flatnonzero(folds == k)
         train = np.flatnonzero(folds != k)
         x_train, x_test = (x[train], x[test]) if fold_data is None else fold_data(train, test)
         genes = top_variance_genes(x_train, n_genes)
-        selected.append(genes)
         if np.unique(y[train]).size < 2 or genes.size == 0:
-            scores[test] = float(np.mean(y[train]))
-            continue
+            return test, genes, float(np.mean(y[train])), None
         s, c = model(x_train[:, genes], y[train], x_test[:, genes], seed + int(k), contributions)
+        return test, genes, s, c
+
+    selected: list[np.ndarray] = []
+    for test, genes, s, c in parallel_map(one_fold, np.unique(folds), threads):
+        selected.append(genes)
         scores[test] = s
         if contrib is not None and c is not None:
             contrib[np.ix_(test, genes)] = c
