@@ -6,6 +6,9 @@ ru_maxrss of that process). The growth exponent of a stage is the log-log slope 
 
     python benchmarks/bench_pipeline.py --donors 25 50 100 300 --cells 100 --genes 20000 \\
         --stage-args 'metrics=--de-method deseq2-blocked'
+
+``--whole-job`` also runs the whole job as one ``pbfidelity run`` (one process, as a user runs it: imports paid
+once) and reports its wall time, CPU time, peak RSS and the per-stage seconds of ``execution_trace.tsv``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +37,13 @@ def measured(cmd: list[str]) -> tuple[float, float, float, int]:
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, rc
 
 
+def _exponents(ns: list[int], vals: list[float]) -> str:
+    """Log-log slopes between consecutive sizes."""
+    out = [math.log(b / a) / math.log(m / n) for n, m, a, b in zip(ns, ns[1:], vals, vals[1:], strict=False)
+           if a > 0 and b > 0]
+    return ", ".join(f"{e:.2f}" for e in out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--donors", type=int, nargs="+", default=[25, 50, 100, 300])
@@ -42,25 +53,57 @@ def main() -> None:
     ap.add_argument("--stage-args", action="append", default=[], help="as 'pbfidelity run --stage-args'")
     ap.add_argument("--workdir", type=Path, default=Path("bench_pipeline_work"))
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="'pbfidelity run --threads'")
+    ap.add_argument("--whole-job", action="store_true", help="also time one 'pbfidelity run' of all stages")
+    ap.add_argument("--no-per-stage", action="store_true", help="skip the per-stage processes")
     a = ap.parse_args()
     py = [sys.executable, "-m", "pbfidelity"]
     rows: dict[str, dict[int, tuple]] = {s: {} for s in a.stages}
+    jobs: dict[int, tuple] = {}
+    job_stages: dict[int, dict[str, float]] = {}
     for n in a.donors:
         sim = a.workdir / f"sim{n}"
         if not (sim / "samplesheet.csv").exists():
             measured([*py, "simulate", "--outdir", str(sim), "--n-donors", str(n), "--cells-per-sample",
                       str(a.cells), "--n-genes", str(a.genes), "-q"])
         out = a.workdir / f"run{n}"
-        for stage in a.stages:
+        base = [*py, "run", "--input", str(sim / "samplesheet.csv"), "--no-progress", "-q",
+                "--gene-sets", str(sim / "genesets.gmt"), "--label-column", "phenotype", "--threads", str(a.threads)]
+        for sa in a.stage_args:
+            base += ["--stage-args", sa]
+        if a.whole_job:
+            job_dir = a.workdir / f"job{n}"
+            shutil.rmtree(job_dir, ignore_errors=True)
+            jobs[n] = measured([*base, "--outdir", str(job_dir)])
+            trace = (job_dir / "pipeline_info" / "execution_trace.tsv").read_text().splitlines()[1:]
+            job_stages[n] = {}
+            for line in trace:
+                stage, _, sec = line.split("\t")
+                job_stages[n][stage] = job_stages[n].get(stage, 0.0) + float(sec)
+            w, c, r, rc = jobs[n]
+            print(f"{n:>5} donors whole job     {w:8.1f} s {c:8.1f} CPU s {r:8.0f} MB{'' if rc == 0 else ' FAILED'}"
+                  f"  ({', '.join(f'{k} {v:.1f}' for k, v in job_stages[n].items())})", flush=True)
+        for stage in ([] if a.no_per_stage else a.stages):
             others = [s for s in STAGES if s != stage]
-            cmd = [*py, "run", "--input", str(sim / "samplesheet.csv"), "--outdir", str(out), "--no-progress", "-q",
-                   "--gene-sets", str(sim / "genesets.gmt"), "--label-column", "phenotype", "--threads", str(a.threads), "--skip-stages", *others]
-            for sa in a.stage_args:
-                cmd += ["--stage-args", sa]
-            rows[stage][n] = measured(cmd)
+            rows[stage][n] = measured([*base, "--outdir", str(out), "--skip-stages", *others])
             w, c, r, rc = rows[stage][n]
             print(f"{n:>5} donors {stage:<13} {w:8.1f} s {c:8.1f} CPU s {r:8.0f} MB{'' if rc == 0 else ' FAILED'}",
                   flush=True)
+    if jobs:
+        ns = sorted(jobs)
+        print("\n| whole job (one `pbfidelity run`) | " + " | ".join(f"{n} donors" for n in ns) + " | exponents |")
+        print("|---|" + "---|" * (len(ns) + 1))
+        for stage in STAGES:
+            vals = [job_stages[n].get(stage) for n in ns]
+            if all(v is None for v in vals):
+                continue
+            print(f"| {stage} s | " + " | ".join("" if v is None else f"{v:.1f}" for v in vals) + " | "
+                  + _exponents(ns, [v or 0.0 for v in vals]) + " |")
+        for label, i, fmt in (("wall s", 0, "{:.1f}"), ("CPU s", 1, "{:.1f}"), ("peak RSS MB", 2, "{:.0f}")):
+            vals = [jobs[n][i] for n in ns]
+            print(f"| **{label}** | " + " | ".join(fmt.format(v) for v in vals) + " | " + _exponents(ns, vals) + " |")
+    if a.no_per_stage:
+        print(f"load: {os.getloadavg()}")
+        return
     print("\n| stage | " + " | ".join(f"{n} donors s / CPU s / MB" for n in a.donors) + " | exponents |")
     print("|---|" + "---|" * (len(a.donors) + 1))
     for stage, by_n in rows.items():

@@ -154,12 +154,14 @@ def _ssl(ctx: RunContext, ds: str) -> list[str] | None:
     if not ctx.args.label_column:
         return None
     return ["ssl", "--profiles", str(_profiles(ctx, ds)), "--label-column", ctx.args.label_column,
-            "--outdir", str(ctx.stage_dir("ssl", ds)), "--seed", str(ctx.args.seed)]
+            "--outdir", str(ctx.stage_dir("ssl", ds)), "--seed", str(ctx.args.seed), *_threads(ctx)]
 
 
 def _report(ctx: RunContext, ds: str) -> list[str]:
     argv = ["report", "--results", str(ctx.outdir), "--outdir", str(ctx.stage_dir("report")),
             "--multiqc-outdir", str(ctx.outdir / "multiqc")]
+    if getattr(ctx.args, "export_plots", False):
+        argv.append("--export-plots")
     # the run's parameters for the report's params summary (run_summary.json is written after the report)
     for key, value in sorted(vars(ctx.args).items()):
         if key.startswith("_") or key in ("command", "debug", "quiet", "no_progress"):
@@ -375,9 +377,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip steps whose inputs (checksums), command and outputs are unchanged since the last run")
     p.add_argument("--skip-stages", nargs="+", metavar="STAGE", help="stages not to run (reported as not run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--export-plots", action="store_true",
+                   help="static PNG copies of the report's plots in multiqc/multiqc_plots/ (Nextflow: "
+                        "--multiqc_export_plots)")
     p.add_argument("--threads", type=int, default=int(os.environ.get("PBF_THREADS", "1")),
                    help="threads for the stages that use them (metrics DE, discriminate and calibrate folds and "
-                   "permutations, enrich); results do not depend on it; default $PBF_THREADS or 1")
+                   "permutations, ssl folds, enrich); results do not depend on it; default $PBF_THREADS or 1")
     p.add_argument("--stage-args", action="append", metavar="STAGE=ARGS",
                    help="extra options for one stage's command, like a Nextflow module's ext.args "
                         "(repeatable), e.g. --stage-args 'discriminate=--n-permutations 19'")

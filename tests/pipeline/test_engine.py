@@ -313,6 +313,7 @@ def runner_run(profile_run, tmp_path_factory) -> Path:
         "phenotype",
         "--no-progress",
         "--quiet",
+        "--export-plots",
         *runner_stage_args(),
     )
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -258,6 +258,7 @@ def report_run(results_dir):
         results / "multiqc",
         "--param",
         "label_column=phenotype",
+        "--export-plots",
     ]
     if find_chromium():
         argv.append("--screenshot")

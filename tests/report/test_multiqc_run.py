@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from pbfidelity.report.multiqc_run import packaged_config, rendered_plots
+from pbfidelity.report.multiqc_run import packaged_config, rendered_plots, run_multiqc
 
 
 def test_rendered_plots_counts_data_items(tmp_path):
@@ -34,7 +34,8 @@ def test_rendered_plots_counts_data_items(tmp_path):
 
 def test_packaged_config_is_offline_and_orders_stages():
     cfg = yaml.safe_load(packaged_config().read_text())
-    assert cfg["no_version_check"] is True and cfg["export_plots"] is True
+    # static copies only on request (--export-plots / --multiqc_export_plots): ~1 s per plot
+    assert cfg["no_version_check"] is True and cfg["export_plots"] is False
     order = cfg["custom_content"]["order"]
     assert (
         order.index("pbf_qc")
@@ -46,3 +47,26 @@ def test_packaged_config_is_offline_and_orders_stages():
     assert (
         ranks["pbf_report_overview"] > ranks["pbf_qc"] > ranks["pbf_ssl"] > ranks["multiqc_software_versions"]
     )
+
+
+def test_static_plot_copies_only_on_request(tmp_path):
+    """The packaged config exports no PNGs (they cost ~1 s per plot); ``export_plots=True`` writes them."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "pbf_qc_x_bars_mqc.json").write_text(
+        json.dumps(
+            {
+                "id": "pbf_qc_x_bars",
+                "section_name": "Bars",
+                "plot_type": "bargraph",
+                "pconfig": {"id": "pbf_qc_x_bars_plot", "title": "Bars"},
+                "data": {"s1": {"a": 1, "b": 2}, "s2": {"a": 3, "b": 1}},
+            }
+        )
+    )
+    for export in (False, True):
+        out = tmp_path / f"out_{export}"
+        run_multiqc(inputs, out, [packaged_config()], export_plots=export)
+        assert rendered_plots(out / "multiqc_data" / "multiqc_data.json")["pbf_qc_x_bars_plot"]["n"] == 2
+        pngs = list((out / "multiqc_plots").rglob("*.png")) if (out / "multiqc_plots").exists() else []
+        assert bool(pngs) is export, pngs

@@ -24,6 +24,7 @@ process PBF_SSL {
         --label-column ${label_column} \\
         --outdir ${meta.id} \\
         --seed ${params.seed} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 

@@ -52,6 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="fail when MultiQC drops a staged section (default: warn and record it)",
     )
     p.add_argument(
+        "--export-plots",
+        action="store_true",
+        help="also write static PNG copies of every plot to <multiqc-outdir>/multiqc_plots/ (slow: ~1 s per plot)",
+    )
+    p.add_argument(
         "--screenshot",
         action="store_true",
         help="render the report in headless Chromium and save multiqc_report.png (needs chromium)",
@@ -140,7 +145,7 @@ def _run_multiqc(args, tmp: Path, order_cfg: Path, staged, mqc_outdir: Path) -> 
     shutil.copy2(packaged_config(), tmp / "multiqc_config.yml")
     info: dict = {}
     with atomic_outdir(mqc_outdir) as mtmp:
-        run_multiqc(tmp / "multiqc_inputs", mtmp, configs, title=args.title)
+        run_multiqc(tmp / "multiqc_inputs", mtmp, configs, title=args.title, export_plots=args.export_plots)
         plots = rendered_plots(mtmp / "multiqc_data" / "multiqc_data.json")
         html = html_section_ids(mtmp / "multiqc_report.html", staged.html_sections)
         missing = [p for p in staged.plot_ids if plots.get(p, {}).get("n", 0) == 0]

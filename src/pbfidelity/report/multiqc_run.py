@@ -47,8 +47,10 @@ def run_multiqc(
     configs: Sequence[Path],
     title: str | None = None,
     timeout_s: float = 1800,
+    export_plots: bool = False,
 ) -> subprocess.CompletedProcess:
-    """``python -m multiqc`` on ``inputs`` into ``outdir`` (a subprocess: MultiQC keeps global state)."""
+    """``python -m multiqc`` on ``inputs`` into ``outdir`` (a subprocess: MultiQC keeps global state);
+    ``export_plots`` also writes static PNG copies to ``multiqc_plots/``."""
     cmd = [
         sys.executable,
         "-m",
@@ -66,6 +68,8 @@ def run_multiqc(
         cmd += ["--config", str(cfg)]
     if title:
         cmd += ["--title", title]
+    if export_plots:
+        cmd.append("--export")
     log.info("running MultiQC: %s", " ".join(cmd[1:]))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=offline_env(), timeout=timeout_s)
     if proc.returncode != 0:

@@ -80,6 +80,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, help="donor-grouped outer folds (default: config)")
     p.add_argument("--repeats", type=int, help="label subsets drawn per fraction and fold (default: config)")
     p.add_argument("--max-epochs", type=int, help="most pre-training epochs (default: config)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="outer folds run this many at a time in worker processes (CPU; each single-threaded, so the "
+        "tables are identical for any value; Nextflow passes task.cpus)",
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="torch device")
     p.add_argument("--no-checkpoints", action="store_true", help="do not write encoder checkpoints")
 
@@ -109,7 +116,7 @@ def _load(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("torch") is None:
         raise StageSkipped("torch is not installed; the ssl stage needs it: pip install 'pbfidelity[ssl]'")
-    for name in ("folds", "repeats", "max_epochs"):
+    for name in ("folds", "repeats", "max_epochs", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     from pbfidelity.io.atomic import atomic_outdir
@@ -143,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
         device,
     )
     t_start = time.perf_counter()
-    result = run_protocol(data, cfg, seed=args.seed, device=device, checkpoints=not args.no_checkpoints)
+    result = run_protocol(
+        data, cfg, seed=args.seed, device=device, checkpoints=not args.no_checkpoints, threads=args.threads
+    )
     with atomic_outdir(args.outdir) as tmp:
         write_tables(result, tmp)
         if not args.no_checkpoints:

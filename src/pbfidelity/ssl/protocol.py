@@ -20,6 +20,7 @@ per label fraction with the fold-level SD and calls differences within two SDs "
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
 
@@ -330,12 +331,172 @@ def _modality_fold(data: SSLData, train_groups: set, cfg: SSLConfig, seed: int, 
     return out, hist
 
 
-def run_protocol(
-    data: SSLData, cfg: SSLConfig, seed: int = 42, device: str = "cpu", checkpoints: bool = True
-) -> SSLResult:
-    """Run the whole protocol on ``data``; raise :class:`StageSkipped` when it cannot be evaluated."""
+def _run_fold(k: int, fold: FoldInputs) -> dict:
+    """Pre-training, label-fraction runs and the modality analysis of outer fold ``k``.
+
+    Every random draw inside is seeded from ``(seed, k, ...)`` (torch's global generator is re-seeded at the
+    start of each pre-training and classifier fit), so a fold's result does not depend on which folds ran
+    before it, or in which process: folds can run concurrently (:func:`_map_folds`).
+    """
     from pbfidelity.ssl.pretrain import embed
 
+    data, cfg, seed, device, checkpoints = fold.data, fold.cfg, fold.seed, fold.device, fold.checkpoints
+    groups, y, classes, all_groups, t_start = fold.groups, fold.y, fold.classes, fold.all_groups, fold.t_start
+    do_modality = fold.do_modality
+    lab = data.labelled
+    n_folds = len(fold.folds)
+    metric = cfg.downstream.metric
+    tr, te = fold.folds[k]
+    runs, hists, checks, mod_rows, selections = [], [], [], [], []
+    test_groups = set(groups[te])
+    pre_rows = np.flatnonzero(~np.isin(all_groups, list(test_groups)))
+    prep = fit_prep(data.values[pre_rows], cfg.n_genes, data.genes)
+    x_pre = prep.transform(data.values[pre_rows])
+    models = _pretrain_all(
+        cfg.methods, x_pre, all_groups[pre_rows], cfg, sub_seed(seed, "fold", k), device
+    )
+    hists += [_history(res, "curves", k) for res in models.values()]
+    if checkpoints:
+        checks += [
+            {"method": m, "fold": k, "encoder": res.encoder, "prep": prep, "best_epoch": res.best_epoch}
+            for m, res in models.items()
+        ]
+    x_tr, x_te = prep.transform(data.values[lab[tr]]), prep.transform(data.values[lab[te]])
+    chosen, inner_means = select_baseline(
+        x_tr, y[tr], groups[tr], len(classes), cfg, sub_seed(seed, "select", k), device
+    )
+    inner_choice = {"fold": k, "selected_baseline": chosen, **{f"inner_{b}": v for b, v in inner_means.items()}}
+    log.info(
+        "%s: fold %d full-label reference %s (inner CV on training donors)", data.name, k + 1, chosen
+    )
+    emb_tr = {m: embed(r.encoder, x_tr, device) for m, r in models.items()}
+    emb_te = {m: embed(r.encoder, x_te, device) for m, r in models.items()}
+    for frac in cfg.downstream.fractions:
+        for rep in range(cfg.downstream.repeats):
+            rs = sub_seed(seed, "subset", k, int(round(frac * 1e4)), rep)
+            sub = label_subset(groups[tr], y[tr], frac, np.random.default_rng(rs))
+            # validation donors: training donors left out of this labelled subset (never test donors)
+            val = np.setdiff1d(np.arange(len(tr)), sub)
+            n_te = len(te)
+            preds = _model_predictions(
+                models,
+                {m: e[sub] for m, e in emb_tr.items()},
+                {m: np.vstack([emb_te[m], emb_tr[m][val]]) for m in models},
+                x_tr[sub],
+                y[tr][sub],
+                np.vstack([x_te, x_tr[val]]),
+                len(classes),
+                cfg,
+                rs,
+                device,
+            )
+            rows, val_scores = {}, {}
+            for name, family, pred in preds:
+                rows[name] = {
+                    "fold": k,
+                    "repeat": rep,
+                    "fraction": frac,
+                    "model": name,
+                    "family": family,
+                    "n_labelled": len(sub),
+                    "n_label_groups": len(set(groups[tr][sub])),
+                    "n_test": n_te,
+                    **scores(y[te], pred[:n_te], len(classes)),
+                }
+                if family == "baseline" and len(val):
+                    val_scores[name] = scores(y[tr][val], pred[n_te:], len(classes))[metric]
+            # the reference baseline of this run: best on the validation donors; at full labels (no
+            # validation donors left) the fold's inner-CV choice
+            if len(val) and len(set(y[tr][val])) > 1:
+                ref = max(cfg.baselines, key=lambda b: (val_scores[b], -cfg.baselines.index(b)))
+                how = "validation donors"
+            else:
+                ref, how = chosen, "inner CV"
+            selections.append(
+                {
+                    "fold": k,
+                    "fraction": frac,
+                    "repeat": rep,
+                    "selected_baseline": ref,
+                    "chosen_by": how,
+                    **{f"val_{b}": v for b, v in val_scores.items()},
+                }
+            )
+            runs += list(rows.values())
+            runs.append({**rows[ref], "model": "selected_baseline", "family": "reference"})
+    log.info(
+        "%s: fold %d/%d done (%.0f s so far)", data.name, k + 1, n_folds, time.perf_counter() - t_start
+    )
+    if do_modality:
+        rows, h = _modality_fold(data, set(all_groups) - test_groups, cfg, seed, k, device, classes)
+        mod_rows += rows
+        hists += h
+    return {
+        "runs": runs,
+        "hists": hists,
+        "checks": checks,
+        "mod_rows": mod_rows,
+        "selections": selections,
+        "inner_choice": inner_choice,
+    }
+
+
+@dataclass
+class FoldInputs:
+    """What every outer fold reads (inherited by forked workers, not pickled per task)."""
+
+    data: SSLData
+    cfg: SSLConfig
+    seed: int
+    device: str
+    checkpoints: bool
+    groups: np.ndarray
+    y: np.ndarray
+    classes: list
+    all_groups: np.ndarray
+    folds: list
+    do_modality: bool
+    t_start: float
+
+
+_FORKED: dict[str, FoldInputs] = {}
+
+
+def _fold_in_worker(k: int) -> dict:
+    return _run_fold(k, _FORKED["fold"])
+
+
+def _map_folds(fold: FoldInputs, threads: int) -> list[dict]:
+    """Run the outer folds, ``threads`` at a time in forked worker processes (CPU only).
+
+    Processes, not threads: torch's global generator (dropout) belongs to the process. Folds are independent
+    and seeded by their index, so the tables are identical for any ``threads``.
+    """
+    n = len(fold.folds)
+    if threads <= 1 or n <= 1 or fold.device != "cpu" or "fork" not in mp.get_all_start_methods():
+        return [_run_fold(k, fold) for k in range(n)]
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED["fold"] = fold
+    try:
+        with ProcessPoolExecutor(max_workers=min(threads, n), mp_context=mp.get_context("fork")) as ex:
+            return list(ex.map(_fold_in_worker, range(n)))
+    finally:
+        _FORKED.clear()
+
+
+def run_protocol(
+    data: SSLData,
+    cfg: SSLConfig,
+    seed: int = 42,
+    device: str = "cpu",
+    checkpoints: bool = True,
+    threads: int = 1,
+) -> SSLResult:
+    """Run the whole protocol on ``data``; raise :class:`StageSkipped` when it cannot be evaluated.
+
+    ``threads`` > 1 runs the outer folds in that many processes; the result is the same.
+    """
     t_start = time.perf_counter()
     lab = data.labelled
     labels = data.obs["label"].to_numpy()[lab].astype(str)
@@ -365,94 +526,16 @@ def run_protocol(
     modalities = set(data.obs.loc[data.obs["primary"] & ~data.obs["extra"], "modality"])
     do_modality = {"bulk", "pseudobulk"} <= modalities
     all_groups = data.obs["group"].to_numpy()
-    runs, hists, checks, mod_rows, selections, inner_choices = [], [], [], [], [], []
-    metric = cfg.downstream.metric
-    for k, (tr, te) in enumerate(folds):
-        test_groups = set(groups[te])
-        pre_rows = np.flatnonzero(~np.isin(all_groups, list(test_groups)))
-        prep = fit_prep(data.values[pre_rows], cfg.n_genes, data.genes)
-        x_pre = prep.transform(data.values[pre_rows])
-        models = _pretrain_all(
-            cfg.methods, x_pre, all_groups[pre_rows], cfg, sub_seed(seed, "fold", k), device
-        )
-        hists += [_history(res, "curves", k) for res in models.values()]
-        if checkpoints:
-            checks += [
-                {"method": m, "fold": k, "encoder": res.encoder, "prep": prep, "best_epoch": res.best_epoch}
-                for m, res in models.items()
-            ]
-        x_tr, x_te = prep.transform(data.values[lab[tr]]), prep.transform(data.values[lab[te]])
-        chosen, inner_means = select_baseline(
-            x_tr, y[tr], groups[tr], len(classes), cfg, sub_seed(seed, "select", k), device
-        )
-        inner_choices.append(
-            {"fold": k, "selected_baseline": chosen, **{f"inner_{b}": v for b, v in inner_means.items()}}
-        )
-        log.info(
-            "%s: fold %d full-label reference %s (inner CV on training donors)", data.name, k + 1, chosen
-        )
-        emb_tr = {m: embed(r.encoder, x_tr, device) for m, r in models.items()}
-        emb_te = {m: embed(r.encoder, x_te, device) for m, r in models.items()}
-        for frac in cfg.downstream.fractions:
-            for rep in range(cfg.downstream.repeats):
-                rs = sub_seed(seed, "subset", k, int(round(frac * 1e4)), rep)
-                sub = label_subset(groups[tr], y[tr], frac, np.random.default_rng(rs))
-                # validation donors: training donors left out of this labelled subset (never test donors)
-                val = np.setdiff1d(np.arange(len(tr)), sub)
-                n_te = len(te)
-                preds = _model_predictions(
-                    models,
-                    {m: e[sub] for m, e in emb_tr.items()},
-                    {m: np.vstack([emb_te[m], emb_tr[m][val]]) for m in models},
-                    x_tr[sub],
-                    y[tr][sub],
-                    np.vstack([x_te, x_tr[val]]),
-                    len(classes),
-                    cfg,
-                    rs,
-                    device,
-                )
-                rows, val_scores = {}, {}
-                for name, family, pred in preds:
-                    rows[name] = {
-                        "fold": k,
-                        "repeat": rep,
-                        "fraction": frac,
-                        "model": name,
-                        "family": family,
-                        "n_labelled": len(sub),
-                        "n_label_groups": len(set(groups[tr][sub])),
-                        "n_test": n_te,
-                        **scores(y[te], pred[:n_te], len(classes)),
-                    }
-                    if family == "baseline" and len(val):
-                        val_scores[name] = scores(y[tr][val], pred[n_te:], len(classes))[metric]
-                # the reference baseline of this run: best on the validation donors; at full labels (no
-                # validation donors left) the fold's inner-CV choice
-                if len(val) and len(set(y[tr][val])) > 1:
-                    ref = max(cfg.baselines, key=lambda b: (val_scores[b], -cfg.baselines.index(b)))
-                    how = "validation donors"
-                else:
-                    ref, how = chosen, "inner CV"
-                selections.append(
-                    {
-                        "fold": k,
-                        "fraction": frac,
-                        "repeat": rep,
-                        "selected_baseline": ref,
-                        "chosen_by": how,
-                        **{f"val_{b}": v for b, v in val_scores.items()},
-                    }
-                )
-                runs += list(rows.values())
-                runs.append({**rows[ref], "model": "selected_baseline", "family": "reference"})
-        log.info(
-            "%s: fold %d/%d done (%.0f s so far)", data.name, k + 1, n_folds, time.perf_counter() - t_start
-        )
-        if do_modality:
-            rows, h = _modality_fold(data, set(all_groups) - test_groups, cfg, seed, k, device, classes)
-            mod_rows += rows
-            hists += h
+    fold_inputs = FoldInputs(
+        data, cfg, seed, device, checkpoints, groups, y, classes, all_groups, folds, do_modality, t_start
+    )
+    per_fold = _map_folds(fold_inputs, threads)
+    runs = [r for f in per_fold for r in f["runs"]]
+    hists = [h for f in per_fold for h in f["hists"]]
+    checks = [c for f in per_fold for c in f["checks"]]
+    mod_rows = [r for f in per_fold for r in f["mod_rows"]]
+    selections = [r for f in per_fold for r in f["selections"]]
+    inner_choices = [f["inner_choice"] for f in per_fold]
     runs_df = pd.DataFrame(runs)
     curves = summarise_curves(runs_df)
     first = first_matching_fraction(curves, cfg.downstream.metric, cfg.downstream.match_tolerance)
