@@ -45,28 +45,44 @@ def celltype_table(ct_obs: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return t[t["dataset"] == dataset]
 
 
+def row_keys(counts: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+    """Per row of ``table``: a digest of its counts and cell number. Identical keys mark one shared
+    single-cell sample feeding several rows (counted once in a reference). Compute once, reuse for every
+    leave-donor-out reference (hashing each row again per donor made the references quadratic in donors)."""
+    x = counts[table["row"].to_numpy()]
+    return np.array(
+        [hashlib.sha1(r.tobytes()).hexdigest() + f"_{n}" for r, n in zip(x, table["n_cells"], strict=True)],
+        dtype=object,
+    )
+
+
 def build_reference(
-    counts: np.ndarray, table: pd.DataFrame, genes: np.ndarray, exclude_donors: set[str] | None = None
+    counts: np.ndarray,
+    table: pd.DataFrame,
+    genes: np.ndarray,
+    exclude_donors: set[str] | None = None,
+    keys: np.ndarray | None = None,
 ) -> Reference:
     """Reference from per-(sample, cell type) summed ``counts`` (rows indexed by ``table['row']``).
 
     ``exclude_donors`` are left out (leave-donor-out). Single-cell samples shared by several rows (one
-    suspension feeding several pools) give identical rows; they are counted once.
+    suspension feeding several pools) give identical rows; they are counted once. ``keys``: :func:`row_keys`
+    of ``table``, when already computed.
     """
-    t = table if not exclude_donors else table[~table["donor"].isin(exclude_donors)]
+    keep = ~table["donor"].isin(exclude_donors or set()).to_numpy()
+    t = table[keep]
     if t.empty:
         raise UserError("no per-cell-type profiles left for the reference")
+    keys = row_keys(counts, t) if keys is None else np.asarray(keys)[keep]
     types = np.array(sorted(t["cell_type"].unique()))
     prof = np.zeros((types.size, counts.shape[1]))
     ncell = np.zeros(types.size, dtype=np.int64)
     for k, ct in enumerate(types):
-        rows = t[t["cell_type"] == ct]
+        sel = (t["cell_type"] == ct).to_numpy()
+        rows = t[sel]
         x = counts[rows["row"].to_numpy()]
         # identical rows with identical cell numbers come from one shared single-cell sample: count once
-        keys = pd.Series(
-            [hashlib.sha1(r.tobytes()).hexdigest() + f"_{n}" for r, n in zip(x, rows["n_cells"], strict=True)]
-        )
-        first = ~keys.duplicated().to_numpy()
+        first = ~pd.Series(keys[sel]).duplicated().to_numpy()
         prof[k] = x[first].sum(axis=0)
         ncell[k] = int(rows["n_cells"].to_numpy()[first].sum())
     mean = prof / np.maximum(ncell, 1)[:, None]
