@@ -48,6 +48,7 @@ def test_outputs_and_determinism(sim_planted, tmp_path):
     with gzip.open(a / "calibrated_pseudobulk_counts.tsv.gz", "rt") as fh:
         table = pd.read_csv(fh, sep="\t", index_col=0)
     assert table.shape == (cal.n_vars, int((cal.obs["modality"] == "pseudobulk").sum()))
+    assert all(dt.kind == "i" for dt in table.dtypes)  # counts written as integers ("73", not "73.0")
     s = json.loads((a / "calibrate_summary.json").read_text())
     for key in (
         "auroc_raw",

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pbfidelity.discriminate.covariates import covariate_baseline, technical_covariates
-from pbfidelity.discriminate.crossval import cross_validate, parallel_map, top_variance_genes
+from pbfidelity.discriminate.crossval import cross_validate, parallel_map, split_folds, top_variance_genes
 from pbfidelity.discriminate.depth import depth_match
 from pbfidelity.discriminate.folds import (
     BOOTSTRAP_STREAM,
@@ -107,19 +107,23 @@ def permutation_test(
     folds: np.ndarray,
     params: DiscriminateParams,
     evaluate: np.ndarray | None = None,
+    splits: list | None = None,
 ) -> tuple[float, np.ndarray]:
     """Observed AUROC and its null distribution with labels shuffled within donor (same folds, fast model),
     both scored on the ``evaluate`` rows (primary profiles)."""
     ev = np.ones(len(y), dtype=bool) if evaluate is None else evaluate
     model = xgboost_model(params.permutation_xgb)
-    observed = cross_validate(x, y, folds, model, params.permutation_genes, params.seed, threads=params.threads).scores
+    splits = splits or split_folds(x, folds)  # same folds and features for every labeling: variances once
+    observed = cross_validate(
+        x, y, folds, model, params.permutation_genes, params.seed, threads=params.threads, splits=splits
+    ).scores
     obs_auc = auroc(y[ev], observed[ev])
     rng = rng_for(params.seed, PERMUTATION_STREAM)
     # labelings drawn in order from one stream, then cross-validated concurrently: same null for any thread count
     labelings = [permute_within_groups(y, donors, rng) for _ in range(params.n_permutations)]
 
     def one(y_perm: np.ndarray) -> float:
-        s = cross_validate(x, y_perm, folds, model, params.permutation_genes, params.seed).scores
+        s = cross_validate(x, y_perm, folds, model, params.permutation_genes, params.seed, splits=splits).scores
         return auroc(y_perm[ev], s[ev])
 
     return obs_auc, np.asarray(parallel_map(one, labelings, params.threads), dtype=float)
@@ -132,6 +136,7 @@ def learning_curve(
     folds: np.ndarray,
     params: DiscriminateParams,
     evaluate: np.ndarray | None = None,
+    splits: list | None = None,
 ) -> pd.DataFrame:
     """XGBoost out-of-fold AUROC (with donor-bootstrap CI) against the number of top-variance genes."""
     n_varying = int(np.sum(x.var(axis=0) > 0))
@@ -141,8 +146,11 @@ def learning_curve(
     sizes = sorted(sizes)
     rows = []
     ev = np.ones(len(y), dtype=bool) if evaluate is None else evaluate
+    splits = splits or split_folds(x, folds)
     fits = parallel_map(
-        lambda size: cross_validate(x, y, folds, xgboost_model(params.xgb), size, params.seed), sizes, params.threads
+        lambda size: cross_validate(x, y, folds, xgboost_model(params.xgb), size, params.seed, splits=splits),
+        sizes,
+        params.threads,
     )
     for size, cv in zip(sizes, fits, strict=True):
         ci = donor_bootstrap(
@@ -174,10 +182,19 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
         n_folds,
     )
 
+    splits = split_folds(x, folds)  # every rerun on these folds and features reuses the gene variances
     metrics, rocs, scores, main = [], [], {}, None
     for name, model in _models(params).items():
         cv = cross_validate(
-            x, y, folds, model, params.n_genes, params.seed, contributions=name == "xgboost", threads=params.threads
+            x,
+            y,
+            folds,
+            model,
+            params.n_genes,
+            params.seed,
+            contributions=name == "xgboost",
+            threads=params.threads,
+            splits=splits,
         )
         if name == "xgboost":
             main = cv
@@ -225,7 +242,7 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
     )
 
     if params.n_permutations > 0:
-        obs_auc, null = permutation_test(x, y, donors, folds, params, ev)
+        obs_auc, null = permutation_test(x, y, donors, folds, params, ev, splits)
         p_value = permutation_p_value(obs_auc, null)
         perm_df = pd.DataFrame(
             {
@@ -239,7 +256,7 @@ def discriminate(ps: ProfileSet, params: DiscriminateParams | None = None) -> Di
         perm_df = pd.DataFrame(columns=["permutation", "auroc", "kind"])
 
     curve = (
-        learning_curve(x, y, donors, folds, params, ev)
+        learning_curve(x, y, donors, folds, params, ev, splits)
         if params.learning_curve
         else pd.DataFrame(columns=["n_genes", "auroc", "ci_low", "ci_high"])
     )

@@ -47,12 +47,33 @@ class CVResult:
     selected: list[np.ndarray]  # gene indices used in each fold
 
 
-def top_variance_genes(x_train: np.ndarray, n_genes: int | None) -> np.ndarray:
+@dataclass
+class FoldSplit:
+    """One fold's training/test rows and the per-gene variance of its training rows (labels unused), so that
+    reruns on the same folds (label permutations, learning-curve sizes) select genes without recomputing it."""
+
+    k: int
+    train: np.ndarray
+    test: np.ndarray
+    var: np.ndarray
+
+
+def split_folds(x: np.ndarray, folds: np.ndarray) -> list[FoldSplit]:
+    """:class:`FoldSplit` of every fold of ``folds`` on the features ``x``."""
+    out = []
+    for k in np.unique(folds):
+        train = np.flatnonzero(folds != k)
+        out.append(FoldSplit(int(k), train, np.flatnonzero(folds == k), x[train].var(axis=0)))
+    return out
+
+
+def top_variance_genes(x_train: np.ndarray | None, n_genes: int | None, var: np.ndarray | None = None) -> np.ndarray:
     """Indices of the ``n_genes`` most variable genes of the training rows (ties broken by gene order).
 
-    Genes that never vary (e.g. zero everywhere in training) are never selected.
+    Genes that never vary (e.g. zero everywhere in training) are never selected. ``var``: the training rows'
+    per-gene variance, when already known.
     """
-    var = x_train.var(axis=0)
+    var = x_train.var(axis=0) if var is None else var
     varying = np.flatnonzero(var > 0)
     if n_genes is None or n_genes >= varying.size:
         return varying
@@ -70,10 +91,12 @@ def cross_validate(
     contributions: bool = False,
     fold_data: FoldData | None = None,
     threads: int = 1,
+    splits: list[FoldSplit] | None = None,
 ) -> CVResult:
     """Fit ``model`` on each training fold, score its held-out donors; pool the out-of-fold scores.
 
-    ``threads`` > 1 fits the folds concurrently (:func:`parallel_map`); the result is identical.
+    ``threads`` > 1 fits the folds concurrently (:func:`parallel_map`); the result is identical. ``splits``
+    (:func:`split_folds` of ``x`` and ``folds``, not with ``fold_data``) reuses the folds' gene variances.
 
     A training fold with a single class cannot be fitted; its held-out rows get the training-class rate.
     """
@@ -81,14 +104,26 @@ def cross_validate(
     scores = np.full(n, np.nan)
     contrib = np.zeros((n, g)) if contributions else None
 
+    if splits is not None and fold_data is not None:
+        raise ValueError("splits cannot be combined with fold_data (the features differ per fold)")
+    by_k = {sp.k: sp for sp in splits} if splits is not None else {}
+
     def one_fold(k):
-        test = np.flatnonzero(folds == k)
-        train = np.flatnonzero(folds != k)
-        x_train, x_test = (x[train], x[test]) if fold_data is None else fold_data(train, test)
-        genes = top_variance_genes(x_train, n_genes)
+        k = int(k)
+        if k in by_k:  # variances known: index only the selected genes' columns
+            sp = by_k[k]
+            train, test = sp.train, sp.test
+            genes = top_variance_genes(None, n_genes, sp.var)
+            x_train, x_test = x[np.ix_(train, genes)], x[np.ix_(test, genes)]
+        else:
+            test = np.flatnonzero(folds == k)
+            train = np.flatnonzero(folds != k)
+            x_train, x_test = (x[train], x[test]) if fold_data is None else fold_data(train, test)
+            genes = top_variance_genes(x_train, n_genes)
+            x_train, x_test = x_train[:, genes], x_test[:, genes]
         if np.unique(y[train]).size < 2 or genes.size == 0:
             return test, genes, float(np.mean(y[train])), None
-        s, c = model(x_train[:, genes], y[train], x_test[:, genes], seed + int(k), contributions)
+        s, c = model(x_train, y[train], x_test, seed + k, contributions)
         return test, genes, s, c
 
     selected: list[np.ndarray] = []

@@ -60,29 +60,6 @@ class SSLResult:
     power: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _pretrain_all(methods, x_pre, groups_pre, cfg: SSLConfig, seed: int, device: str):
-    from pbfidelity.ssl.pretrain import pretrain
-
-    val = validation_groups(
-        groups_pre, cfg.pretrain.val_fraction, np.random.default_rng(sub_seed(seed, "val"))
-    )
-    if (~val).sum() < 4:  # too few profiles to hold any out
-        val[:] = False
-    out = {}
-    for m in methods:
-        out[m] = pretrain(
-            m, x_pre[~val], x_pre[val] if val.any() else None, cfg.encoder, cfg.pretrain, seed, device
-        )
-        log.info(
-            "pre-trained %s: best epoch %d of %d (%.1f s)",
-            m,
-            out[m].best_epoch,
-            len(out[m].history),
-            out[m].seconds,
-        )
-    return out
-
-
 def _history(res, analysis: str, fold: int) -> pd.DataFrame:
     h = res.history.copy()
     h.insert(0, "method", res.method)
@@ -272,33 +249,189 @@ def power_statement(power: pd.DataFrame, low_fraction: float = 0.2) -> str:
     )
 
 
-def _modality_fold(data: SSLData, train_groups: set, cfg: SSLConfig, seed: int, fold: int, device, classes):
-    """Modality separability and pseudo-bulk -> bulk transfer for one fold; returns (rows, histories)."""
+@dataclass
+class _Fold:
+    """One outer fold's splits and training-donor-only preparations (computed in the parent, cheap)."""
+
+    k: int
+    tr: np.ndarray
+    te: np.ndarray
+    seed: int  # pre-training seed of the curves analysis
+    prep: object
+    x_pre: np.ndarray
+    groups_pre: np.ndarray
+    x_tr: np.ndarray
+    x_te: np.ndarray
+    mod: dict | None = None  # the modality analysis' rows and preparation (None without both modalities)
+
+
+@dataclass
+class _Context:
+    """What every task reads; forked workers inherit it (never pickled per task)."""
+
+    data: SSLData
+    cfg: SSLConfig
+    seed: int
+    device: str
+    groups: np.ndarray
+    y: np.ndarray
+    classes: list
+    folds: list[_Fold]
+    models: dict = field(default_factory=dict)  # (analysis, k) -> {method: PretrainResult}
+    emb: dict = field(default_factory=dict)  # k -> (train embeddings, test embeddings) per method
+
+
+_FORKED: dict[str, _Context] = {}
+
+
+def _call(task: tuple) -> object:
+    fn, args = task
+    return fn(_FORKED["ctx"], *args)
+
+
+def _map(ctx: _Context, tasks: list[tuple], threads: int) -> list:
+    """``[fn(ctx, *args) for fn, args in tasks]``, ``threads`` at a time in forked worker processes (CPU).
+
+    Processes, not threads: torch's global generator (dropout) belongs to the process. Every task seeds all
+    its draws from its own arguments (torch's global generator is re-seeded at the start of each pre-training
+    and classifier fit), so results do not depend on ``threads`` or on the order tasks run in.
+    """
+    if threads <= 1 or len(tasks) <= 1 or ctx.device != "cpu" or "fork" not in mp.get_all_start_methods():
+        return [fn(ctx, *args) for fn, args in tasks]
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED["ctx"] = ctx
+    try:
+        with ProcessPoolExecutor(max_workers=min(threads, len(tasks)), mp_context=mp.get_context("fork")) as ex:
+            return list(ex.map(_call, tasks))
+    finally:
+        _FORKED.clear()
+
+
+def _plan_fold(ctx: _Context, k: int, tr: np.ndarray, te: np.ndarray, do_modality: bool) -> _Fold:
+    data, cfg = ctx.data, ctx.cfg
+    lab = data.labelled
+    all_groups = data.obs["group"].to_numpy()
+    test_groups = set(ctx.groups[te])
+    pre_rows = np.flatnonzero(~np.isin(all_groups, list(test_groups)))
+    prep = fit_prep(data.values[pre_rows], cfg.n_genes, data.genes)
+    fold = _Fold(
+        k,
+        tr,
+        te,
+        sub_seed(ctx.seed, "fold", k),
+        prep,
+        prep.transform(data.values[pre_rows]),
+        all_groups[pre_rows],
+        prep.transform(data.values[lab[tr]]),
+        prep.transform(data.values[lab[te]]),
+    )
+    if do_modality:  # modality separability and transfer: encoders pre-trained on training donors' bulk
+        o = data.obs
+        in_train = o["group"].isin(set(all_groups) - test_groups).to_numpy() & ~o["extra"].to_numpy()
+        primary = o["primary"].to_numpy() & ~o["extra"].to_numpy()
+        is_bulk = (o["modality"] == "bulk").to_numpy()
+        bulk_pre = np.flatnonzero(in_train & is_bulk)
+        mprep = fit_prep(data.values[bulk_pre], cfg.n_genes)
+        fold.mod = {
+            "seed": sub_seed(ctx.seed, "modality", k),
+            "x_pre": mprep.transform(data.values[bulk_pre]),
+            "groups_pre": all_groups[bulk_pre],
+            "prep": mprep,
+            "rows_tr": np.flatnonzero(primary & in_train),
+            "rows_te": np.flatnonzero(primary & ~in_train),
+            "is_bulk": is_bulk,
+        }
+    return fold
+
+
+def _pretrain_task(ctx: _Context, analysis: str, k: int, method: str):
+    """Pre-train one method for one fold (``curves``: all training donors' profiles; ``modality``: their bulk)."""
+    from pbfidelity.ssl.pretrain import pretrain
+
+    f = ctx.folds[k]
+    if analysis == "curves":
+        x_pre, groups_pre, seed = f.x_pre, f.groups_pre, f.seed
+    else:
+        x_pre, groups_pre, seed = f.mod["x_pre"], f.mod["groups_pre"], f.mod["seed"]
+    cfg = ctx.cfg
+    val = validation_groups(groups_pre, cfg.pretrain.val_fraction, np.random.default_rng(sub_seed(seed, "val")))
+    if (~val).sum() < 4:  # too few profiles to hold any out
+        val[:] = False
+    res = pretrain(method, x_pre[~val], x_pre[val] if val.any() else None, cfg.encoder, cfg.pretrain, seed, ctx.device)
+    log.info("pre-trained %s: best epoch %d of %d (%.1f s)", method, res.best_epoch, len(res.history), res.seconds)
+    return res
+
+
+def _select_task(ctx: _Context, k: int):
+    f = ctx.folds[k]
+    return select_baseline(
+        f.x_tr, ctx.y[f.tr], ctx.groups[f.tr], len(ctx.classes), ctx.cfg, sub_seed(ctx.seed, "select", k), ctx.device
+    )
+
+
+def _fraction_task(ctx: _Context, k: int, frac: float) -> list[dict]:
+    """Every repeat of one label fraction in fold ``k``: per repeat, each model's test scores and the
+    baselines' scores on the validation donors (training donors left out of the labelled subset)."""
+    f, cfg, groups, y = ctx.folds[k], ctx.cfg, ctx.groups, ctx.y
+    tr, te = f.tr, f.te
+    models = ctx.models[("curves", k)]
+    emb_tr, emb_te = ctx.emb[k]
+    n_classes = len(ctx.classes)
+    out = []
+    for rep in range(cfg.downstream.repeats):
+        rs = sub_seed(ctx.seed, "subset", k, int(round(frac * 1e4)), rep)
+        sub = label_subset(groups[tr], y[tr], frac, np.random.default_rng(rs))
+        # validation donors: training donors left out of this labelled subset (never test donors)
+        val = np.setdiff1d(np.arange(len(tr)), sub)
+        n_te = len(te)
+        preds = _model_predictions(
+            models,
+            {m: e[sub] for m, e in emb_tr.items()},
+            {m: np.vstack([emb_te[m], emb_tr[m][val]]) for m in models},
+            f.x_tr[sub],
+            y[tr][sub],
+            np.vstack([f.x_te, f.x_tr[val]]),
+            n_classes,
+            cfg,
+            rs,
+            ctx.device,
+        )
+        rows, val_scores = {}, {}
+        for name, family, pred in preds:
+            rows[name] = {
+                "fold": k,
+                "repeat": rep,
+                "fraction": frac,
+                "model": name,
+                "family": family,
+                "n_labelled": len(sub),
+                "n_label_groups": len(set(groups[tr][sub])),
+                "n_test": n_te,
+                **scores(y[te], pred[:n_te], n_classes),
+            }
+            if family == "baseline" and len(val):
+                val_scores[name] = scores(y[tr][val], pred[n_te:], n_classes)[cfg.downstream.metric]
+        has_val = bool(len(val) and len(set(y[tr][val])) > 1)
+        out.append({"rep": rep, "rows": rows, "val_scores": val_scores, "has_val": has_val})
+    return out
+
+
+def _modality_task(ctx: _Context, k: int) -> list[dict]:
+    """Modality separability and pseudo-bulk -> bulk transfer for fold ``k`` (its encoders pre-trained)."""
     from pbfidelity.ssl.pretrain import embed
 
+    data, m, device = ctx.data, ctx.folds[k].mod, ctx.device
     o = data.obs
-    in_train = o["group"].isin(train_groups).to_numpy() & ~o["extra"].to_numpy()
-    primary = o["primary"].to_numpy() & ~o["extra"].to_numpy()
-    is_bulk = (o["modality"] == "bulk").to_numpy()
-    bulk_pre = np.flatnonzero(in_train & is_bulk)
-    prep = fit_prep(data.values[bulk_pre], cfg.n_genes)
-    models = _pretrain_all(
-        cfg.methods,
-        prep.transform(data.values[bulk_pre]),
-        o["group"].to_numpy()[bulk_pre],
-        cfg,
-        sub_seed(seed, "modality", fold),
-        device,
-    )
-    rows_tr, rows_te = np.flatnonzero(primary & in_train), np.flatnonzero(primary & ~in_train)
+    rows_tr, rows_te, is_bulk, prep = m["rows_tr"], m["rows_te"], m["is_bulk"], m["prep"]
     x_tr, x_te = prep.transform(data.values[rows_tr]), prep.transform(data.values[rows_te])
     pb_tr, pb_te = ~is_bulk[rows_tr], ~is_bulk[rows_te]
     label = o["label"].to_numpy()
-    code = {c: i for i, c in enumerate(classes)}
+    code = {c: i for i, c in enumerate(ctx.classes)}
     y = np.array([code.get(v, -1) if isinstance(v, str) else -1 for v in label])
     spaces = {"input": (x_tr, x_te)}
-    for m, res in models.items():
-        spaces[m] = (embed(res.encoder, x_tr, device), embed(res.encoder, x_te, device))
+    for meth, res in ctx.models[("modality", k)].items():
+        spaces[meth] = (embed(res.encoder, x_tr, device), embed(res.encoder, x_te, device))
     samples = o["sample"].to_numpy()
     out = []
     for space, (z_tr, z_te) in spaces.items():
@@ -313,176 +446,92 @@ def _modality_fold(data: SSLData, train_groups: set, cfg: SSLConfig, seed: int, 
             ytr[lab_bulk],
             z_te[te_bulk],
             yte[te_bulk],
-            len(classes),
+            len(ctx.classes),
         )
         out.append(
             {
-                "fold": fold,
+                "fold": k,
                 "space": space,
                 "modality_auc": separability_auc(z_tr, pb_tr, z_te, pb_te),
                 "pair_top1": pair_top1(
                     z_te[~pb_te], samples[rows_te][~pb_te], z_te[pb_te], samples[rows_te][pb_te]
                 ),
-                **{f"pb_to_bulk_{k}": v for k, v in tr["pb_to_bulk"].items()},
-                **{f"bulk_to_bulk_{k}": v for k, v in tr["bulk_to_bulk"].items()},
+                **{f"pb_to_bulk_{k2}": v for k2, v in tr["pb_to_bulk"].items()},
+                **{f"bulk_to_bulk_{k2}": v for k2, v in tr["bulk_to_bulk"].items()},
             }
         )
-    hist = [_history(res, "modality", fold) for res in models.values()]
-    return out, hist
+    return out
 
 
-def _run_fold(k: int, fold: FoldInputs) -> dict:
-    """Pre-training, label-fraction runs and the modality analysis of outer fold ``k``.
-
-    Every random draw inside is seeded from ``(seed, k, ...)`` (torch's global generator is re-seeded at the
-    start of each pre-training and classifier fit), so a fold's result does not depend on which folds ran
-    before it, or in which process: folds can run concurrently (:func:`_map_folds`).
-    """
+def _run_folds(ctx: _Context, do_modality: bool, checkpoints: bool, threads: int, t_start: float) -> dict:
+    """Two rounds of independent tasks over the outer folds: (1) pre-training, one task per fold, analysis and
+    method; (2) baseline selection, one task per fold and label fraction, the modality analysis. The parent
+    embeds between the rounds and assembles everything in fold order, as one sequential pass would."""
     from pbfidelity.ssl.pretrain import embed
 
-    data, cfg, seed, device, checkpoints = fold.data, fold.cfg, fold.seed, fold.device, fold.checkpoints
-    groups, y, classes, all_groups, t_start = fold.groups, fold.y, fold.classes, fold.all_groups, fold.t_start
-    do_modality = fold.do_modality
-    lab = data.labelled
-    n_folds = len(fold.folds)
-    metric = cfg.downstream.metric
-    tr, te = fold.folds[k]
-    runs, hists, checks, mod_rows, selections = [], [], [], [], []
-    test_groups = set(groups[te])
-    pre_rows = np.flatnonzero(~np.isin(all_groups, list(test_groups)))
-    prep = fit_prep(data.values[pre_rows], cfg.n_genes, data.genes)
-    x_pre = prep.transform(data.values[pre_rows])
-    models = _pretrain_all(
-        cfg.methods, x_pre, all_groups[pre_rows], cfg, sub_seed(seed, "fold", k), device
-    )
-    hists += [_history(res, "curves", k) for res in models.values()]
-    if checkpoints:
-        checks += [
-            {"method": m, "fold": k, "encoder": res.encoder, "prep": prep, "best_epoch": res.best_epoch}
-            for m, res in models.items()
-        ]
-    x_tr, x_te = prep.transform(data.values[lab[tr]]), prep.transform(data.values[lab[te]])
-    chosen, inner_means = select_baseline(
-        x_tr, y[tr], groups[tr], len(classes), cfg, sub_seed(seed, "select", k), device
-    )
-    inner_choice = {"fold": k, "selected_baseline": chosen, **{f"inner_{b}": v for b, v in inner_means.items()}}
-    log.info(
-        "%s: fold %d full-label reference %s (inner CV on training donors)", data.name, k + 1, chosen
-    )
-    emb_tr = {m: embed(r.encoder, x_tr, device) for m, r in models.items()}
-    emb_te = {m: embed(r.encoder, x_te, device) for m, r in models.items()}
-    for frac in cfg.downstream.fractions:
-        for rep in range(cfg.downstream.repeats):
-            rs = sub_seed(seed, "subset", k, int(round(frac * 1e4)), rep)
-            sub = label_subset(groups[tr], y[tr], frac, np.random.default_rng(rs))
-            # validation donors: training donors left out of this labelled subset (never test donors)
-            val = np.setdiff1d(np.arange(len(tr)), sub)
-            n_te = len(te)
-            preds = _model_predictions(
-                models,
-                {m: e[sub] for m, e in emb_tr.items()},
-                {m: np.vstack([emb_te[m], emb_tr[m][val]]) for m in models},
-                x_tr[sub],
-                y[tr][sub],
-                np.vstack([x_te, x_tr[val]]),
-                len(classes),
-                cfg,
-                rs,
-                device,
-            )
-            rows, val_scores = {}, {}
-            for name, family, pred in preds:
-                rows[name] = {
-                    "fold": k,
-                    "repeat": rep,
-                    "fraction": frac,
-                    "model": name,
-                    "family": family,
-                    "n_labelled": len(sub),
-                    "n_label_groups": len(set(groups[tr][sub])),
-                    "n_test": n_te,
-                    **scores(y[te], pred[:n_te], len(classes)),
-                }
-                if family == "baseline" and len(val):
-                    val_scores[name] = scores(y[tr][val], pred[n_te:], len(classes))[metric]
-            # the reference baseline of this run: best on the validation donors; at full labels (no
-            # validation donors left) the fold's inner-CV choice
-            if len(val) and len(set(y[tr][val])) > 1:
-                ref = max(cfg.baselines, key=lambda b: (val_scores[b], -cfg.baselines.index(b)))
-                how = "validation donors"
-            else:
-                ref, how = chosen, "inner CV"
-            selections.append(
-                {
-                    "fold": k,
-                    "fraction": frac,
-                    "repeat": rep,
-                    "selected_baseline": ref,
-                    "chosen_by": how,
-                    **{f"val_{b}": v for b, v in val_scores.items()},
-                }
-            )
-            runs += list(rows.values())
-            runs.append({**rows[ref], "model": "selected_baseline", "family": "reference"})
-    log.info(
-        "%s: fold %d/%d done (%.0f s so far)", data.name, k + 1, n_folds, time.perf_counter() - t_start
-    )
+    cfg, name = ctx.cfg, ctx.data.name
+    analyses = ["curves", "modality"] if do_modality else ["curves"]
+    keys = [(a, f.k, m) for f in ctx.folds for a in analyses for m in cfg.methods]
+    for (a, k, m), res in zip(keys, _map(ctx, [(_pretrain_task, key) for key in keys], threads), strict=True):
+        ctx.models.setdefault((a, k), {})[m] = res
+    for f in ctx.folds:
+        models = ctx.models[("curves", f.k)]
+        ctx.emb[f.k] = (
+            {m: embed(r.encoder, f.x_tr, ctx.device) for m, r in models.items()},
+            {m: embed(r.encoder, f.x_te, ctx.device) for m, r in models.items()},
+        )
+    tasks = [(_select_task, (f.k,)) for f in ctx.folds]
+    tasks += [(_fraction_task, (f.k, frac)) for f in ctx.folds for frac in cfg.downstream.fractions]
     if do_modality:
-        rows, h = _modality_fold(data, set(all_groups) - test_groups, cfg, seed, k, device, classes)
-        mod_rows += rows
-        hists += h
-    return {
-        "runs": runs,
-        "hists": hists,
-        "checks": checks,
-        "mod_rows": mod_rows,
-        "selections": selections,
-        "inner_choice": inner_choice,
-    }
+        tasks += [(_modality_task, (f.k,)) for f in ctx.folds]
+    results = iter(_map(ctx, tasks, threads))
+    chosen = {f.k: next(results) for f in ctx.folds}
+    per_fraction = {(f.k, frac): next(results) for f in ctx.folds for frac in cfg.downstream.fractions}
+    modality = {f.k: next(results) for f in ctx.folds} if do_modality else {}
 
-
-@dataclass
-class FoldInputs:
-    """What every outer fold reads (inherited by forked workers, not pickled per task)."""
-
-    data: SSLData
-    cfg: SSLConfig
-    seed: int
-    device: str
-    checkpoints: bool
-    groups: np.ndarray
-    y: np.ndarray
-    classes: list
-    all_groups: np.ndarray
-    folds: list
-    do_modality: bool
-    t_start: float
-
-
-_FORKED: dict[str, FoldInputs] = {}
-
-
-def _fold_in_worker(k: int) -> dict:
-    return _run_fold(k, _FORKED["fold"])
-
-
-def _map_folds(fold: FoldInputs, threads: int) -> list[dict]:
-    """Run the outer folds, ``threads`` at a time in forked worker processes (CPU only).
-
-    Processes, not threads: torch's global generator (dropout) belongs to the process. Folds are independent
-    and seeded by their index, so the tables are identical for any ``threads``.
-    """
-    n = len(fold.folds)
-    if threads <= 1 or n <= 1 or fold.device != "cpu" or "fork" not in mp.get_all_start_methods():
-        return [_run_fold(k, fold) for k in range(n)]
-    from concurrent.futures import ProcessPoolExecutor
-
-    _FORKED["fold"] = fold
-    try:
-        with ProcessPoolExecutor(max_workers=min(threads, n), mp_context=mp.get_context("fork")) as ex:
-            return list(ex.map(_fold_in_worker, range(n)))
-    finally:
-        _FORKED.clear()
+    out = {k: [] for k in ("runs", "hists", "checks", "mod_rows", "selections", "inner_choices")}
+    n_folds = len(ctx.folds)
+    for f in ctx.folds:
+        k = f.k
+        models = ctx.models[("curves", k)]
+        out["hists"] += [_history(res, "curves", k) for res in models.values()]
+        if checkpoints:
+            out["checks"] += [
+                {"method": m, "fold": k, "encoder": res.encoder, "prep": f.prep, "best_epoch": res.best_epoch}
+                for m, res in models.items()
+            ]
+        best, inner_means = chosen[k]
+        out["inner_choices"].append(
+            {"fold": k, "selected_baseline": best, **{f"inner_{b}": v for b, v in inner_means.items()}}
+        )
+        log.info("%s: fold %d full-label reference %s (inner CV on training donors)", name, k + 1, best)
+        for frac in cfg.downstream.fractions:
+            for run in per_fraction[(k, frac)]:
+                rows, val_scores = run["rows"], run["val_scores"]
+                # the reference baseline of this run: best on the validation donors; at full labels (no
+                # validation donors left) the fold's inner-CV choice
+                if run["has_val"]:
+                    ref = max(cfg.baselines, key=lambda b: (val_scores[b], -cfg.baselines.index(b)))
+                    how = "validation donors"
+                else:
+                    ref, how = best, "inner CV"
+                out["selections"].append(
+                    {
+                        "fold": k,
+                        "fraction": frac,
+                        "repeat": run["rep"],
+                        "selected_baseline": ref,
+                        "chosen_by": how,
+                        **{f"val_{b}": v for b, v in val_scores.items()},
+                    }
+                )
+                out["runs"] += list(rows.values())
+                out["runs"].append({**rows[ref], "model": "selected_baseline", "family": "reference"})
+        log.info("%s: fold %d/%d done (%.0f s so far)", name, k + 1, n_folds, time.perf_counter() - t_start)
+        if do_modality:
+            out["mod_rows"] += modality[k]
+            out["hists"] += [_history(res, "modality", k) for res in ctx.models[("modality", k)].values()]
+    return out
 
 
 def run_protocol(
@@ -525,17 +574,11 @@ def run_protocol(
     folds = outer_folds(groups, y, n_folds, seed)
     modalities = set(data.obs.loc[data.obs["primary"] & ~data.obs["extra"], "modality"])
     do_modality = {"bulk", "pseudobulk"} <= modalities
-    all_groups = data.obs["group"].to_numpy()
-    fold_inputs = FoldInputs(
-        data, cfg, seed, device, checkpoints, groups, y, classes, all_groups, folds, do_modality, t_start
-    )
-    per_fold = _map_folds(fold_inputs, threads)
-    runs = [r for f in per_fold for r in f["runs"]]
-    hists = [h for f in per_fold for h in f["hists"]]
-    checks = [c for f in per_fold for c in f["checks"]]
-    mod_rows = [r for f in per_fold for r in f["mod_rows"]]
-    selections = [r for f in per_fold for r in f["selections"]]
-    inner_choices = [f["inner_choice"] for f in per_fold]
+    ctx = _Context(data, cfg, seed, device, groups, y, classes, [])
+    ctx.folds = [_plan_fold(ctx, k, tr, te, do_modality) for k, (tr, te) in enumerate(folds)]
+    out = _run_folds(ctx, do_modality, checkpoints, threads, t_start)
+    runs, hists, checks = out["runs"], out["hists"], out["checks"]
+    mod_rows, selections, inner_choices = out["mod_rows"], out["selections"], out["inner_choices"]
     runs_df = pd.DataFrame(runs)
     curves = summarise_curves(runs_df)
     first = first_matching_fraction(curves, cfg.downstream.metric, cfg.downstream.match_tolerance)
