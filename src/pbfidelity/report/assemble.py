@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ VERSIONS_FILE = "pbfidelity_software_mqc_versions.yml"
 #: libyaml's parser when PyYAML was built with it (the pure-Python one spent ~25 s of the report's ~45 CPU s at
 #: 100 donors on the large scatter/box/heatmap files)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 GROUPS = (OVERVIEW_ID, PARAMS_ID, METHODS_ID)  # the report's own groups (parent ids)
 
 
@@ -90,9 +90,8 @@ def _stage_file(staged: Staged, src: Path, stage: str, dataset: str) -> None:
             staged.dropped[str(src)] = why
             return
         doc = layout.with_parent(doc, stage)
-        # staged as JSON custom content (same document; MultiQC reads JSON with the C parser, YAML in pure Python)
-        dest = dest.with_name(dest.name.rsplit(".", 1)[0] + ".json")
-        dest.write_text(json.dumps(doc, ensure_ascii=False, default=str))
+        # YAML, not JSON: JSON would turn numeric keys (line-plot x values) into strings
+        dest.write_text(yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True))
         _expect(staged, doc, stage)
     elif src.name.endswith(".png"):  # embedded as an HTML section so that it joins its stage's group
         sid = src.name[: -len("_mqc.png")]
