@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pbfidelity.deconvolve.reference import build_reference, celltype_table, select_markers
+from pbfidelity.deconvolve.reference import build_reference, celltype_table, row_keys, select_markers
 
 
 def _ct(counts, rows):
@@ -41,6 +41,24 @@ def test_shared_single_cell_sample_counted_once():
     x, t = _ct(counts, rows)
     ref = build_reference(x, t, np.array(["g1", "g2"]))
     assert list(ref.n_cells) == [3, 3]
+
+
+def test_precomputed_row_keys_give_the_same_leave_donor_out_references():
+    """row_keys once, reused per left-out donor (linear in donors), equals hashing per reference; a shared
+    suspension still counts once, and a left-out donor's copy does not remove the other donor's."""
+    rng = np.random.default_rng(0)
+    rows = [{"sample": f"S{d}", "donor": f"D{d}", "cell_type": ct, "n_cells": 5 + d} for d in range(6) for ct in "ab"]
+    rows += [{"sample": "S9", "donor": "D0", "cell_type": "a", "n_cells": 5}]  # a copy of D0's 'a' row
+    counts = rng.poisson(5, (len(rows), 40)).astype(float)
+    counts[-1] = counts[0]
+    x, t = _ct(counts, rows)
+    genes = np.array([f"g{i}" for i in range(40)])
+    keys = row_keys(x, t)
+    for excl in (set(), {"D0"}, {"D3"}, {"D1", "D2"}):
+        a = build_reference(x, t, genes, excl)
+        b = build_reference(x, t, genes, excl, keys=keys)
+        assert np.array_equal(a.profiles, b.profiles) and list(a.n_cells) == list(b.n_cells), excl
+    assert build_reference(x, t, genes, keys=keys).n_cells[0] == sum(5 + d for d in range(6))
 
 
 def test_markers_found_and_universe_respected():
