@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pbfidelity.deconvolve.reference import build_reference, celltype_table, row_keys, select_markers
+from pbfidelity.deconvolve.reference import (
+    LeaveDonorOut,
+    build_reference,
+    celltype_table,
+    row_keys,
+    select_markers,
+)
 
 
 def _ct(counts, rows):
@@ -43,22 +49,30 @@ def test_shared_single_cell_sample_counted_once():
     assert list(ref.n_cells) == [3, 3]
 
 
-def test_precomputed_row_keys_give_the_same_leave_donor_out_references():
-    """row_keys once, reused per left-out donor (linear in donors), equals hashing per reference; a shared
-    suspension still counts once, and a left-out donor's copy does not remove the other donor's."""
+def test_leave_donor_out_references_equal_summing_anew():
+    """LeaveDonorOut (sums once, subtracts the left-out donors' rows: linear in donors) equals build_reference
+    summed anew for every left-out set: a suspension shared by two donors still counts once when one of them is
+    left out, a type held only by left-out donors disappears, donors and cell numbers follow."""
     rng = np.random.default_rng(0)
     rows = [{"sample": f"S{d}", "donor": f"D{d}", "cell_type": ct, "n_cells": 5 + d} for d in range(6) for ct in "ab"]
-    rows += [{"sample": "S9", "donor": "D0", "cell_type": "a", "n_cells": 5}]  # a copy of D0's 'a' row
+    rows += [{"sample": "S9", "donor": "D1", "cell_type": "a", "n_cells": 5}]  # D0's 'a' suspension, also in D1
+    rows += [{"sample": "S5", "donor": "D5", "cell_type": "c", "n_cells": 7}]  # a type only D5 has
     counts = rng.poisson(5, (len(rows), 40)).astype(float)
-    counts[-1] = counts[0]
+    counts[12] = counts[0]
     x, t = _ct(counts, rows)
     genes = np.array([f"g{i}" for i in range(40)])
+    lodo = LeaveDonorOut(x, t, genes)
     keys = row_keys(x, t)
-    for excl in (set(), {"D0"}, {"D3"}, {"D1", "D2"}):
+    for excl in (set(), {"D0"}, {"D1"}, {"D0", "D1"}, {"D5"}, {"D1", "D2"}):
         a = build_reference(x, t, genes, excl)
-        b = build_reference(x, t, genes, excl, keys=keys)
-        assert np.array_equal(a.profiles, b.profiles) and list(a.n_cells) == list(b.n_cells), excl
-    assert build_reference(x, t, genes, keys=keys).n_cells[0] == sum(5 + d for d in range(6))
+        b = lodo.reference(excl)
+        c = build_reference(x, t, genes, excl, keys=keys)
+        for r in (b, c):
+            assert list(r.cell_types) == list(a.cell_types) and r.donors == a.donors, excl
+            assert np.array_equal(r.profiles, a.profiles) and list(r.n_cells) == list(a.n_cells), excl
+    assert "c" not in lodo.reference({"D5"}).cell_types
+    # D0 left out: the shared suspension stays through D1, counted once
+    assert lodo.reference({"D0"}).n_cells[0] == sum(5 + d for d in range(1, 6)) + 5
 
 
 def test_markers_found_and_universe_respected():

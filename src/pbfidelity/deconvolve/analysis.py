@@ -29,10 +29,9 @@ import pandas as pd
 from pbfidelity.deconvolve.accuracy import accuracy, bootstrap_weights, rmse_draws
 from pbfidelity.deconvolve.methods import METHODS, estimate
 from pbfidelity.deconvolve.reference import (
+    LeaveDonorOut,
     Reference,
-    build_reference,
     celltype_table,
-    row_keys,
     select_markers,
 )
 from pbfidelity.discriminate.profiles import ProfileSet
@@ -187,8 +186,8 @@ def deconvolve(
         arms.remove("bulk_concordant")
 
     ref_donors = set(table["donor"])
-    keys = row_keys(ct_x, table)  # once: every leave-donor-out reference reuses them
-    full_ref = build_reference(ct_x, table, genes, keys=keys)
+    lodo = LeaveDonorOut(ct_x, table, genes)  # leave-donor-out references, linear in donors
+    full_ref = lodo.reference()
     all_types = sorted(table["cell_type"].unique())
     est = {
         (m, a): pd.DataFrame(0.0, index=pairs["sample"], columns=all_types)
@@ -205,7 +204,7 @@ def deconvolve(
         if key not in cache:
             excl = {donor} if donor in ref_donors and len(ref_donors) > 1 else set()
             loo += bool(excl)
-            ref = build_reference(ct_x, table, genes, excl, keys=keys)
+            ref = lodo.reference(excl)
             cref = calibrated_reference(ref, models[fold])
             sig = {
                 "bulk": (ref, select_markers(ref, params.n_markers, params.min_log_fc)),

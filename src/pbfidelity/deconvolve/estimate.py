@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pbfidelity.deconvolve.methods import estimate
-from pbfidelity.deconvolve.reference import build_reference, celltype_table, row_keys, select_markers
+from pbfidelity.deconvolve.reference import LeaveDonorOut, celltype_table, select_markers
 from pbfidelity.errors import UserError
 from pbfidelity.normalize import cpm
 
@@ -53,11 +53,11 @@ def estimate_bulk_proportions(
     types = sorted(table["cell_type"].unique())
     out = pd.DataFrame(0.0, index=obs.loc[bulk, "sample"].astype(str).to_numpy(), columns=types)
     cache: dict[str, tuple] = {}
-    keys = row_keys(ct_x, table)
+    lodo = LeaveDonorOut(ct_x, table, genes)
     for i, donor in enumerate(obs.loc[bulk, "donor"].astype(str)):
         if donor not in cache:
             excl = {donor} if donor in ref_donors and len(ref_donors) > 1 else set()
-            ref = build_reference(ct_x, table, genes, excl, keys=keys)
+            ref = lodo.reference(excl)
             cache[donor] = (ref, select_markers(ref, n_markers, min_log_fc))
         ref, markers = cache[donor]
         mi = pd.Index(genes).get_indexer(markers)

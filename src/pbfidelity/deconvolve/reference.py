@@ -91,6 +91,64 @@ def build_reference(
     return Reference(types, np.asarray(genes), mean, ncell, tuple(sorted(t["donor"].unique())))
 
 
+class LeaveDonorOut:
+    """Leave-donor-out references of one per-cell-type table at a cost linear in donors.
+
+    Per cell type, the de-duplicated sum over all rows (:func:`build_reference`'s rule: identical rows with
+    identical cell numbers count once) is computed once; the reference without donors E subtracts the rows whose
+    every copy belongs to E. Counts are integers, so the subtraction is exact and each reference equals
+    ``build_reference(counts, table, genes, E)`` (tested); with non-integer input every reference is summed anew.
+    """
+
+    def __init__(self, counts: np.ndarray, table: pd.DataFrame, genes: np.ndarray):
+        self.counts, self.table, self.genes = counts, table, np.asarray(genes)
+        if table.empty:
+            raise UserError("no per-cell-type profiles left for the reference")
+        x = counts[table["row"].to_numpy()]
+        self.exact = bool(np.all(x == np.rint(x)))
+        self.keys = row_keys(counts, table)
+        self.types: dict[str, tuple] = {}
+        for ct in sorted(table["cell_type"].unique()):
+            sel = (table["cell_type"] == ct).to_numpy()
+            uniq: dict[str, list] = {}  # key -> [row, n_cells, donors holding a copy]
+            for row, key, n, donor in zip(
+                table["row"].to_numpy()[sel], self.keys[sel], table["n_cells"].to_numpy()[sel],
+                table["donor"].to_numpy()[sel], strict=True,
+            ):
+                if key in uniq:
+                    uniq[key][2].add(donor)
+                else:
+                    uniq[key] = [int(row), int(n), {donor}]
+            entries = list(uniq.values())  # first copies, in table order (the order build_reference sums in)
+            total = counts[[e[0] for e in entries]].sum(axis=0)
+            self.types[ct] = (entries, total, sum(e[1] for e in entries))
+
+    def reference(self, exclude_donors: set[str] | None = None) -> Reference:
+        """The reference without ``exclude_donors``."""
+        if not exclude_donors or not self.exact:
+            return build_reference(self.counts, self.table, self.genes, exclude_donors, keys=self.keys)
+        types, profs, ncell = [], [], []
+        for ct, (entries, total, n_total) in self.types.items():
+            gone = [e for e in entries if e[2] <= exclude_donors]
+            if len(gone) == len(entries):
+                continue  # every profile of this type belongs to the left-out donors
+            prof = total.copy()
+            for e in gone:
+                prof -= self.counts[e[0]]
+            types.append(ct)
+            profs.append(prof)
+            ncell.append(n_total - sum(e[1] for e in gone))
+        if not types:
+            raise UserError("no per-cell-type profiles left for the reference")
+        prof = np.vstack(profs)
+        ncell_a = np.asarray(ncell, dtype=np.int64)
+        mean = prof / np.maximum(ncell_a, 1)[:, None]
+        scale = float(mean.sum(axis=1).mean())
+        mean = mean / (scale if scale > 0 else 1.0) * 1e6
+        donors = tuple(sorted(set(self.table["donor"]) - set(exclude_donors)))
+        return Reference(np.array(types), self.genes, mean, ncell_a, donors)
+
+
 def select_markers(
     ref: Reference, n_per_type: int = 50, min_log_fc: float = 1.0, universe: np.ndarray | None = None
 ) -> np.ndarray:
