@@ -16,7 +16,6 @@ outputs) and from the Python API (:func:`pbfidelity.pp.build_profiles`, in-memor
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pbfidelity.io.assign import assign_cells
 from pbfidelity.io.genes import GeneAnnotation, choose_target, harmonise_ids, intersection_report
 from pbfidelity.io.samplesheet import SampleRow
 from pbfidelity.io.singlecell import SingleCellSource
+from pbfidelity.memory import release
 from pbfidelity.pseudobulk.aggregate import aggregate_stream
 from pbfidelity.pseudobulk.control import (
     control_rng,
@@ -249,19 +249,17 @@ def _plan_source(
 _ROW_STEP = 256
 
 
-def _shared_counts(blocks: list[np.ndarray], collapse: sp.spmatrix, columns: np.ndarray) -> np.ndarray:
-    """``(np.vstack(blocks) @ collapse)[:, columns]`` without full-size temporaries: the stacked profiles
-    in the harmonised gene ids, only the ``columns`` kept, :data:`_ROW_STEP` rows at a time. Exact (sums of
-    integer counts), so equal to the one-shot product."""
+def _shared_counts(blocks: list[np.ndarray], collapse: sp.spmatrix, columns: np.ndarray):
+    """``(np.vstack(blocks) @ collapse)[:, columns]`` in steps of :data:`_ROW_STEP` rows: yields
+    ``(first_row, rows)`` in the harmonised gene ids, only the ``columns`` kept. Exact (sums of integer
+    counts), so the steps stacked equal the one-shot product."""
     c = sp.csc_matrix(collapse)[:, columns]
-    out = np.empty((sum(b.shape[0] for b in blocks), len(columns)))
     r = 0
     for b in blocks:
         for s in range(0, b.shape[0], _ROW_STEP):
-            part = b[s : s + _ROW_STEP]
-            out[r : r + part.shape[0]] = np.asarray(part @ c)
+            part = np.asarray(b[s : s + _ROW_STEP] @ c)
+            yield r, part
             r += part.shape[0]
-    return out
 
 
 def _propagate(mask: np.ndarray, collapse: sp.csr_matrix) -> np.ndarray:
@@ -421,7 +419,7 @@ def build_dataset_profiles(
     adata.var["is_mito"] = classes["mito"].to_numpy()[keep]
     adata.var["is_ribo"] = classes["ribo"].to_numpy()[keep]
     adata, gene_table = filter_and_normalise(adata, opts.min_detection)
-    gc.collect()  # AnnData subsetting leaves reference cycles: free the unfiltered matrix now
+    release()  # AnnData subsetting leaves reference cycles: free the unfiltered matrix now
     # per-cell-type and control profiles keep the genes of the profiles: positions in the shared genes
     final_cols = kept_cols[kept_genes.get_indexer(adata.var_names)]
     adata.uns["pbfidelity"] = {
@@ -446,12 +444,9 @@ def build_dataset_profiles(
     if ct_obs:
         cobs = pd.DataFrame(ct_obs)
         cobs.index = [f"{o.dataset}:{o.sample}:{o.cell_type}" for o in cobs.itertuples()]
-        cx = _shared_counts(ct_blocks, hs.collapse, si)
-        ccov = class_covariates(cx, classes)
-        for col in COVARIATE_COLUMNS:
-            cobs[col] = ccov[col].to_numpy()
-        ct_adata = _kept_profiles(cx, cobs, kept_cols, final_cols, adata.var_names)
-        del cx
+        ct_adata = _side_profiles(
+            ct_blocks, hs.collapse, si, classes, cobs, kept_cols, final_cols, adata.var_names
+        )
         ct_adata.layers["mean"] = _mean_per_cell(ct_adata.X, ct_adata.obs["n_cells"].to_numpy())
         ct_adata.uns["layer_methods"] = {"mean": "summed counts / number of cells"}
     ct_blocks = None
@@ -461,12 +456,10 @@ def build_dataset_profiles(
 
         kobs = pd.DataFrame(ctrl_obs)
         kobs.index = [f"{o.dataset}:{o.sample}:halfsplit_{o.half}" for o in kobs.itertuples()]
-        kx = _shared_counts(ctrl_blocks, hs.collapse, si)
-        kcov = class_covariates(kx, classes)
-        for col in COVARIATE_COLUMNS:
-            kobs[col] = kcov[col].to_numpy()
-        ctrl_adata = _kept_profiles(kx, kobs, kept_cols, final_cols, adata.var_names)
-        del kx
+        ctrl_adata = _side_profiles(
+            ctrl_blocks, hs.collapse, si, classes, kobs, kept_cols, final_cols, adata.var_names
+        )
+        ctrl_blocks = None  # the last view of the accumulator
         add_normalised_layers(ctrl_adata)
         ctrl_adata.uns["pbfidelity"] = {
             "stage": "pseudobulk",
@@ -501,18 +494,34 @@ def build_dataset_profiles(
     return ProfilesResult(adata, ct_adata, gene_table, summary, notes, ctrl_adata, warnings)
 
 
-def _kept_profiles(
-    x: np.ndarray, obs: pd.DataFrame, kept_cols: np.ndarray, final_cols: np.ndarray, genes: pd.Index
+def _side_profiles(
+    blocks: list[np.ndarray],
+    collapse: sp.spmatrix,
+    shared_cols: np.ndarray,
+    classes: pd.DataFrame,
+    obs: pd.DataFrame,
+    kept_cols: np.ndarray,
+    final_cols: np.ndarray,
+    genes: pd.Index,
 ) -> ad.AnnData:
-    """Profiles over the shared genes ``x`` as an AnnData of the profiles' genes (``final_cols``), with
-    ``n_counts`` over the genes kept after exclusions (``kept_cols``), as for the main profiles."""
-    n_counts = np.zeros(x.shape[0], dtype=np.int64)
-    for s in range(0, x.shape[0], _ROW_STEP):
-        n_counts[s : s + _ROW_STEP] = integer_counts(x[s : s + _ROW_STEP], kept_cols).sum(axis=1)
+    """Per-cell-type or control profiles (``blocks``: rows of the accumulator) as an AnnData of the profiles'
+    genes, as the main profiles are built: covariates over the shared genes, ``n_counts`` over the genes kept
+    after exclusions (``kept_cols``), X = the rounded counts of ``final_cols``. Built in row steps (every
+    quantity is per profile), so no float copy of the whole matrix is held."""
+    n = sum(b.shape[0] for b in blocks)
+    x = np.empty((n, len(final_cols)), dtype=np.int64)
+    n_counts = np.zeros(n, dtype=np.int64)
+    cov = []
+    for r, part in _shared_counts(blocks, collapse, shared_cols):
+        cov.append(class_covariates(part, classes))
+        n_counts[r : r + part.shape[0]] = integer_counts(part, kept_cols).sum(axis=1)
+        x[r : r + part.shape[0]] = integer_counts(part, final_cols)
+    cov = pd.concat(cov, ignore_index=True)
     obs = obs.copy()
+    for col in COVARIATE_COLUMNS:
+        obs[col] = cov[col].to_numpy()
     obs["n_counts"] = n_counts
-    var = pd.DataFrame(index=pd.Index(genes, name="gene"))
-    return ad.AnnData(X=integer_counts(x, final_cols), obs=obs, var=var)
+    return ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=pd.Index(genes, name="gene")))
 
 
 def _mean_per_cell(x: np.ndarray, n_cells: np.ndarray) -> np.ndarray:
