@@ -45,10 +45,23 @@ def log1p_cpm(counts, size_factors: np.ndarray | None = None) -> np.ndarray:
 
 def upper_quartile_reference(counts) -> int:
     """Index of the profile whose 75th-percentile CPM is closest to the mean (edgeR's reference rule)."""
-    x = _dense(counts)
-    lib = np.where(library_sizes(x) > 0, library_sizes(x), 1.0)
-    uq = np.quantile(x / lib[:, None], 0.75, axis=1)
+    uq = np.concatenate([_upper_quartiles(x) for x in _row_steps(counts)]) if counts.shape[0] else np.zeros(0)
     return int(np.argmin(np.abs(uq - uq.mean())))
+
+
+def _upper_quartiles(x: np.ndarray) -> np.ndarray:
+    lib = np.where(library_sizes(x) > 0, library_sizes(x), 1.0)
+    return np.quantile(x / lib[:, None], 0.75, axis=1)
+
+
+#: rows converted at a time by the row-wise functions (bounds their float64 temporaries; results are the same)
+ROW_STEP = 64
+
+
+def _row_steps(counts, step: int = ROW_STEP):
+    """Dense float64 copies of ``counts``' rows, ``step`` rows at a time (row-wise results are unchanged)."""
+    for s in range(0, counts.shape[0], step):
+        yield _dense(counts[s : s + step])
 
 
 def _tmm_one(obs: np.ndarray, ref: np.ndarray, log_trim: float, sum_trim: float) -> float:
@@ -87,9 +100,12 @@ def tmm_factors(
     ``reference`` is a count vector (genes); by default the upper-quartile reference profile of ``counts``.
     Pass a reference derived from training profiles to keep held-out data out of the fit.
     """
-    x = _dense(counts)
-    ref = x[upper_quartile_reference(x)] if reference is None else np.asarray(reference, dtype=np.float64)
-    f = np.array([_tmm_one(row, ref, log_trim, sum_trim) for row in x])
+    if reference is None:
+        i = upper_quartile_reference(counts)
+        ref = _dense(counts[i : i + 1])[0]
+    else:
+        ref = np.asarray(reference, dtype=np.float64)
+    f = np.array([_tmm_one(row, ref, log_trim, sum_trim) for x in _row_steps(counts) for row in x])
     return f / np.exp(np.mean(np.log(f)))
 
 
@@ -97,6 +113,16 @@ def add_normalised_layers(adata) -> None:
     """Add ``logcpm`` and ``tmm_logcpm`` layers to a profiles AnnData (X = raw counts), methods in ``uns``."""
     factors = tmm_factors(adata.X)
     adata.obs["tmm_factor"] = factors
-    adata.layers["logcpm"] = log1p_cpm(adata.X).astype(np.float32)
-    adata.layers["tmm_logcpm"] = log1p_cpm(adata.X, factors).astype(np.float32)
+    adata.layers["logcpm"] = log1p_cpm_float32(adata.X)
+    adata.layers["tmm_logcpm"] = log1p_cpm_float32(adata.X, factors)
     adata.uns["layer_methods"] = dict(LAYER_METHODS)
+
+
+def log1p_cpm_float32(counts, size_factors: np.ndarray | None = None) -> np.ndarray:
+    """``log1p_cpm(counts, size_factors).astype(np.float32)``, computed :data:`ROW_STEP` rows at a time so
+    that no float64 copy of the whole matrix is held (the same values: every step is row-wise)."""
+    out = np.empty(counts.shape, dtype=np.float32)
+    f = None if size_factors is None else np.asarray(size_factors, dtype=np.float64)
+    for s, x in zip(range(0, counts.shape[0], ROW_STEP), _row_steps(counts), strict=True):
+        out[s : s + x.shape[0]] = log1p_cpm(x, None if f is None else f[s : s + x.shape[0]])
+    return out

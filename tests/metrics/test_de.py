@@ -113,3 +113,22 @@ def test_discordant_genes_come_from_a_thresholded_test():
     assert t.loc["g0", "padj_point"] < 1e-3 and t.loc["g0", "padj"] > 0.05 and t.loc["g0", "direction"] == "ns"
     assert t.loc["g1", "direction"] == "bulk_up" and t.loc["g1", "padj"] < 0.05
     assert (t["padj"].fillna(1) >= t["padj_point"].fillna(1) - 1e-12).all()  # the threshold only removes calls
+
+
+def test_fitted_model_is_released_when_the_fit_returns(toy):
+    """The fitted DeseqDataSet (several profiles x genes arrays: means, Cook's distances, hat diagonals) sits in
+    reference cycles; run_deseq2 frees it before returning, so it does not stay alive, uncollected, while the
+    next steps (negative control, classifier) allocate. Automatic collection is off: only run_deseq2 frees it."""
+    import gc
+
+    from pydeseq2.dds import DeseqDataSet
+
+    comp = primary_comparison(toy)
+    gc.collect()
+    gc.disable()
+    try:
+        run_deseq2(comp.counts, comp.genes, comp.obs)
+        alive = sum(isinstance(o, DeseqDataSet) for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert alive == 0

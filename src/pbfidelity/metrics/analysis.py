@@ -74,6 +74,7 @@ def compute_metrics(
         params.spca_max_genes,
         well_measured(comp.counts, is_bulk, params.min_count),
     )
+    del c, logx  # the DE fit works on the counts: release the two normalised copies first
     de, design = run_deseq2(
         comp.counts, comp.genes, obs, params.alpha, params.lfc_threshold, params.n_cpus, params.min_count,
         params.de_method,

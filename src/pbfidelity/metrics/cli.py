@@ -96,13 +96,17 @@ def run(args: argparse.Namespace) -> int:
     from pbfidelity.io.mqc import to_builtin
     from pbfidelity.io.profiles import read_profiles
     from pbfidelity.io.versions import write_versions
+    from pbfidelity.memory import release
     from pbfidelity.metrics.analysis import MetricsParams, compute_metrics
     from pbfidelity.metrics.mqc import write_metrics_mqc
     from pbfidelity.metrics.selection import primary_comparison
 
     _check(args)
-    adata = read_profiles(args.profiles)
-    comp = primary_comparison(adata, args.dataset, args.pb_method, str(args.profiles))
+    # counts only (no normalised layers); the comparison keeps its own copy, so the AnnData is dropped
+    comp = primary_comparison(
+        read_profiles(args.profiles, layers=False), args.dataset, args.pb_method, str(args.profiles)
+    )
+    release()
     params = MetricsParams(
         normalisation=args.normalisation,
         alpha=args.alpha,
@@ -121,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         from pbfidelity.metrics.control import compare_with_control
 
         table, floor = compare_with_control(
-            read_profiles(args.negative_control),
+            read_profiles(args.negative_control, layers=False),
             comp,
             result.tables["matched_pairs"],
             params.normalisation,

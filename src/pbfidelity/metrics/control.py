@@ -28,6 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pbfidelity.errors import UserError
+from pbfidelity.memory import release
 from pbfidelity.metrics import correlation as corr
 from pbfidelity.metrics.selection import Comparison
 from pbfidelity.normalize import cpm, tmm_factors
@@ -133,6 +134,7 @@ def compare_with_control(
     m = matched.set_index("sample")
     cells = obs_a.set_index(obs_a["sample"].astype(str))["n_cells"] if "n_cells" in obs_a.columns else None
     n_b = control.obs[control.obs["half"].astype(str) == "B"].set_index("sample")
+    del control  # its counts are in xa/xb now (freed at the release() below)
     rows = []
     for i, s in enumerate(samples):
         r_c, rmse_c = float(pe[i, n + i]), corr.rmse(la[i], lb[i])
@@ -168,6 +170,7 @@ def compare_with_control(
         depth = min(xb_.sum(), xp_.sum(), xa[i].sum(), xb[i].sum())
         dm_pair.append(_pair_distance(thin(xb_, depth, trng), thin(xp_, depth, trng)))
         dm_ctrl.append(_pair_distance(thin(xa[i], depth, trng), thin(xb[i], depth, trng)))
+    del both, logx, la, lb, pe, sr  # not needed by the classifier below, which makes its own copies
     table["distance_pair_depth_matched"] = dm_pair
     table["distance_control_depth_matched"] = dm_ctrl
     ok = table.dropna(subset=["pearson_pair", "rmse_pair"])
@@ -196,6 +199,7 @@ def compare_with_control(
         }
     )
     if classifier:
+        release()  # the classifier allocates much: start it from a compact heap
         summary.update(control_classifier(xa, xb, samples, obs_a, comp.dataset, seed, comp.genes))
     summary["statement"] = floor_statement(summary)
     return table, summary

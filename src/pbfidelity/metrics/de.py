@@ -20,6 +20,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from pbfidelity.memory import release
+
 DE_COLUMNS = [
     "gene",
     "baseMean",
@@ -134,6 +136,10 @@ def run_deseq2(
         if lfc_threshold > 0:
             stats.summary(lfc_null=lfc_threshold, alt_hypothesis="greaterAbs")
     res = stats.results_df.reindex(names)
+    # the fitted AnnData (counts, means, Cook's distances, hat diagonals: several profiles x genes arrays) sits
+    # in reference cycles: free it now, not at some later collection while the next steps allocate
+    del dds, stats, cdf
+    release()
     point = point.reindex(names)
     res.index = pd.Index(genes, name="gene")
     table = res[["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]].astype(float)

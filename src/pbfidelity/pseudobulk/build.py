@@ -31,6 +31,7 @@ from pbfidelity.io.assign import assign_cells
 from pbfidelity.io.genes import GeneAnnotation, choose_target, harmonise_ids, intersection_report
 from pbfidelity.io.samplesheet import SampleRow
 from pbfidelity.io.singlecell import SingleCellSource
+from pbfidelity.memory import release
 from pbfidelity.pseudobulk.aggregate import aggregate_stream
 from pbfidelity.pseudobulk.control import (
     control_rng,
@@ -39,7 +40,12 @@ from pbfidelity.pseudobulk.control import (
     shared_sample_warning,
     split_halves,
 )
-from pbfidelity.pseudobulk.profiles import filter_and_normalise, profiles_anndata, target_cell_numbers
+from pbfidelity.pseudobulk.profiles import (
+    filter_and_normalise,
+    integer_counts,
+    profiles_anndata,
+    target_cell_numbers,
+)
 from pbfidelity.pseudobulk.weights import bootstrap_weights, group_weights, proportion_weights
 from pbfidelity.qc.genes import class_covariates, gene_classes, parse_exclude_genes, parse_gene_classes
 
@@ -239,6 +245,23 @@ def _plan_source(
     return _FilePlan(W, obs_rows, n_main, ct_rows, ctrl_rows, ctrl_fraction)
 
 
+#: profile rows moved into the harmonised gene namespace at a time (bounds the temporaries)
+_ROW_STEP = 256
+
+
+def _shared_counts(blocks: list[np.ndarray], collapse: sp.spmatrix, columns: np.ndarray):
+    """``(np.vstack(blocks) @ collapse)[:, columns]`` in steps of :data:`_ROW_STEP` rows: yields
+    ``(first_row, rows)`` in the harmonised gene ids, only the ``columns`` kept. Exact (sums of integer
+    counts), so the steps stacked equal the one-shot product."""
+    c = sp.csc_matrix(collapse)[:, columns]
+    r = 0
+    for b in blocks:
+        for s in range(0, b.shape[0], _ROW_STEP):
+            part = np.asarray(b[s : s + _ROW_STEP] @ c)
+            yield r, part
+            r += part.shape[0]
+
+
 def _propagate(mask: np.ndarray, collapse: sp.csr_matrix) -> np.ndarray:
     """A per-old-gene boolean mask carried through an id collapse (any member -> the merged gene)."""
     return np.asarray(collapse.T @ mask.astype(np.float64)).ravel() > 0
@@ -285,7 +308,7 @@ def build_dataset_profiles(
         if src.gene_symbols is not None:
             sc_symbols = src.gene_symbols
         n_ct = len(plan.ct_rows)
-        pb_blocks.append(acc[: plan.n_main])
+        pb_blocks.append(acc[: plan.n_main])  # views: the accumulator lives until the last is dropped
         pb_obs += plan.obs_rows
         ct_blocks.append(acc[plan.n_main : plan.n_main + n_ct])
         ct_obs += plan.ct_rows
@@ -294,6 +317,7 @@ def build_dataset_profiles(
         ctrl_fraction += plan.ctrl_fraction
     if not pb_obs:
         raise UserError(f"dataset '{ds}': no sample has enough cells for a pseudo-bulk profile")
+    acc = None  # the blocks (views) keep what is still needed; each list is dropped once used
 
     # --- gene ids: one namespace (names carried by the inputs complete the annotation), collapse, intersect
     carried = [GeneAnnotation.from_pairs(s) for s in (bulk_symbols, sc_symbols) if s is not None]
@@ -334,6 +358,7 @@ def build_dataset_profiles(
     classes["symbol"] = sym.to_numpy()
 
     x_shared = np.vstack([bulk_x[:, bi], pb_x[:, si]])
+    del bulk_x, pb_x, pb_blocks  # the per-cell-type and control blocks still hold the accumulator
     bulk_obs = pd.DataFrame(
         [
             {
@@ -387,11 +412,16 @@ def build_dataset_profiles(
     if not keep.any():
         raise UserError(f"dataset '{ds}': every shared gene is excluded (spike-ins/--exclude-genes/classes)")
     kept_genes = shared[keep]
-    adata = profiles_anndata(x_shared[:, keep], obs, kept_genes)
+    kept_cols = np.flatnonzero(keep)
+    adata = profiles_anndata(x_shared, obs, kept_genes, kept_cols)
+    del x_shared
     adata.var["symbol"] = classes["symbol"].to_numpy()[keep]
     adata.var["is_mito"] = classes["mito"].to_numpy()[keep]
     adata.var["is_ribo"] = classes["ribo"].to_numpy()[keep]
     adata, gene_table = filter_and_normalise(adata, opts.min_detection)
+    release()  # AnnData subsetting leaves reference cycles: free the unfiltered matrix now
+    # per-cell-type and control profiles keep the genes of the profiles: positions in the shared genes
+    final_cols = kept_cols[kept_genes.get_indexer(adata.var_names)]
     adata.uns["pbfidelity"] = {
         "stage": "pseudobulk",
         "dataset": ds,
@@ -414,26 +444,22 @@ def build_dataset_profiles(
     if ct_obs:
         cobs = pd.DataFrame(ct_obs)
         cobs.index = [f"{o.dataset}:{o.sample}:{o.cell_type}" for o in cobs.itertuples()]
-        cx = np.asarray(np.vstack(ct_blocks) @ hs.collapse)[:, si]
-        ccov = class_covariates(cx, classes)
-        for col in COVARIATE_COLUMNS:
-            cobs[col] = ccov[col].to_numpy()
-        ct_adata = profiles_anndata(cx[:, keep], cobs, kept_genes)[:, adata.var_names].copy()
-        ct_adata.layers["mean"] = (ct_adata.X / ct_adata.obs["n_cells"].to_numpy()[:, None]).astype(
-            np.float32
+        ct_adata = _side_profiles(
+            ct_blocks, hs.collapse, si, classes, cobs, kept_cols, final_cols, adata.var_names
         )
+        ct_adata.layers["mean"] = _mean_per_cell(ct_adata.X, ct_adata.obs["n_cells"].to_numpy())
         ct_adata.uns["layer_methods"] = {"mean": "summed counts / number of cells"}
+    ct_blocks = None
     ctrl_adata = None
     if ctrl_obs:
         from pbfidelity.normalize import add_normalised_layers
 
         kobs = pd.DataFrame(ctrl_obs)
         kobs.index = [f"{o.dataset}:{o.sample}:halfsplit_{o.half}" for o in kobs.itertuples()]
-        kx = np.asarray(np.vstack(ctrl_blocks) @ hs.collapse)[:, si]
-        kcov = class_covariates(kx, classes)
-        for col in COVARIATE_COLUMNS:
-            kobs[col] = kcov[col].to_numpy()
-        ctrl_adata = profiles_anndata(kx[:, keep], kobs, kept_genes)[:, adata.var_names].copy()
+        ctrl_adata = _side_profiles(
+            ctrl_blocks, hs.collapse, si, classes, kobs, kept_cols, final_cols, adata.var_names
+        )
+        ctrl_blocks = None  # the last view of the accumulator
         add_normalised_layers(ctrl_adata)
         ctrl_adata.uns["pbfidelity"] = {
             "stage": "pseudobulk",
@@ -442,6 +468,7 @@ def build_dataset_profiles(
             "seed": opts.seed,
             "design": NEGATIVE_CONTROL_DESIGN,
         }
+    ctrl_blocks = None
     for w in warnings:
         notes.append(w["message"])
         log.warning("%s", w["message"])
@@ -465,6 +492,44 @@ def build_dataset_profiles(
         },
     }
     return ProfilesResult(adata, ct_adata, gene_table, summary, notes, ctrl_adata, warnings)
+
+
+def _side_profiles(
+    blocks: list[np.ndarray],
+    collapse: sp.spmatrix,
+    shared_cols: np.ndarray,
+    classes: pd.DataFrame,
+    obs: pd.DataFrame,
+    kept_cols: np.ndarray,
+    final_cols: np.ndarray,
+    genes: pd.Index,
+) -> ad.AnnData:
+    """Per-cell-type or control profiles (``blocks``: rows of the accumulator) as an AnnData of the profiles'
+    genes, as the main profiles are built: covariates over the shared genes, ``n_counts`` over the genes kept
+    after exclusions (``kept_cols``), X = the rounded counts of ``final_cols``. Built in row steps (every
+    quantity is per profile), so no float copy of the whole matrix is held."""
+    n = sum(b.shape[0] for b in blocks)
+    x = np.empty((n, len(final_cols)), dtype=np.int64)
+    n_counts = np.zeros(n, dtype=np.int64)
+    cov = []
+    for r, part in _shared_counts(blocks, collapse, shared_cols):
+        cov.append(class_covariates(part, classes))
+        n_counts[r : r + part.shape[0]] = integer_counts(part, kept_cols).sum(axis=1)
+        x[r : r + part.shape[0]] = integer_counts(part, final_cols)
+    cov = pd.concat(cov, ignore_index=True)
+    obs = obs.copy()
+    for col in COVARIATE_COLUMNS:
+        obs[col] = cov[col].to_numpy()
+    obs["n_counts"] = n_counts
+    return ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=pd.Index(genes, name="gene")))
+
+
+def _mean_per_cell(x: np.ndarray, n_cells: np.ndarray) -> np.ndarray:
+    """``(x / n_cells[:, None]).astype(np.float32)``, :data:`_ROW_STEP` rows at a time."""
+    out = np.empty(x.shape, dtype=np.float32)
+    for s in range(0, x.shape[0], _ROW_STEP):
+        out[s : s + _ROW_STEP] = x[s : s + _ROW_STEP] / n_cells[s : s + _ROW_STEP, None]
+    return out
 
 
 def memory_source(

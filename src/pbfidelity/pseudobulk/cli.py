@@ -163,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 f"({note['format'] if note['format'] != 'counts table' else '--round-bulk-counts'})"
             )
     bulk = pd.concat([p.loc[bulk_lib_genes] for p in bulk_parts], axis=1)
+    del bulk_parts  # the concatenated copy is what is used
     symbols = pd.concat(bulk_symbols) if bulk_symbols else None
     if symbols is not None:
         symbols = symbols[~symbols.index.duplicated()]

@@ -9,10 +9,27 @@ import pandas as pd
 from pbfidelity.normalize import add_normalised_layers
 from pbfidelity.qc.genes import detection_filter
 
+#: rows rounded at a time (bounds the temporaries on large profile matrices)
+ROW_STEP = 256
 
-def profiles_anndata(counts: np.ndarray, obs: pd.DataFrame, genes: pd.Index) -> ad.AnnData:
-    """An AnnData with integer counts in X (rounded from the float accumulation, which is exact)."""
-    x = np.rint(counts).astype(np.int64)
+
+def integer_counts(counts: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+    """``np.rint(counts[:, columns]).astype(np.int64)``, :data:`ROW_STEP` rows at a time (no full-size
+    temporaries; ``columns`` None = all)."""
+    n_cols = counts.shape[1] if columns is None else len(columns)
+    out = np.empty((counts.shape[0], n_cols), dtype=np.int64)
+    for s in range(0, counts.shape[0], ROW_STEP):
+        part = counts[s : s + ROW_STEP]
+        np.rint(part if columns is None else part[:, columns], out=out[s : s + ROW_STEP], casting="unsafe")
+    return out
+
+
+def profiles_anndata(
+    counts: np.ndarray, obs: pd.DataFrame, genes: pd.Index, columns: np.ndarray | None = None
+) -> ad.AnnData:
+    """An AnnData with integer counts in X (rounded from the float accumulation, which is exact);
+    ``columns``: only these columns of ``counts`` (named by ``genes``), read without a copy of the rest."""
+    x = integer_counts(counts, columns)
     obs = obs.copy()
     obs["n_counts"] = x.sum(axis=1)
     return ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=pd.Index(genes, name="gene")))

@@ -1,4 +1,4 @@
-"""Per-cell QC metrics (streamed chunk by chunk) and MAD-based outlier flags per sample."""
+"""Per-cell QC metrics (streamed in blocks bounded by non-zeros) and MAD-based outlier flags per sample."""
 
 from __future__ import annotations
 
@@ -37,6 +37,94 @@ def cell_metrics(X: sp.csr_matrix, mito: np.ndarray, ribo: np.ndarray) -> pd.Dat
             "pct_ribo": 100.0 * rb / denom,
         }
     )
+
+
+def _sum_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype scipy sums a sparse matrix of ``dtype`` in (so streamed sums promote as ``X.sum`` does)."""
+    if dtype.kind == "u" and np.can_cast(dtype, np.uint64):
+        return np.dtype(np.uint64)
+    if np.can_cast(dtype, np.int64):
+        return np.dtype(np.int64)
+    return np.dtype(dtype)
+
+
+def _metrics_frame(total, n_genes, mt, rb, dtype: np.dtype) -> pd.DataFrame:
+    """The :func:`cell_metrics` table from per-cell sums (exact float64 sums of integer counts)."""
+    sd = _sum_dtype(dtype)
+    total = total.astype(sd).astype(np.float64)
+    mt, rb = mt.astype(sd), rb.astype(sd)
+    denom = np.where(total > 0, total, 1.0)
+    return pd.DataFrame(
+        {
+            "total_counts": total.astype(np.int64),
+            "n_genes": n_genes.astype(np.int64),
+            "pct_mito": 100.0 * mt / denom,
+            "pct_ribo": 100.0 * rb / denom,
+        }
+    )
+
+
+def stream_cell_metrics(
+    src, used: np.ndarray, mito: np.ndarray, ribo: np.ndarray, max_nnz: int | None = None,
+    max_rows: int | None = None,
+) -> pd.DataFrame:
+    """:func:`cell_metrics` of the cells ``used`` (a boolean mask over ``src``'s cells), index = cell position.
+
+    ``src`` (a :class:`~pbfidelity.io.singlecell.SingleCellSource`) is read in blocks of at most ``max_nnz``
+    non-zeros (default :data:`~pbfidelity.io.singlecell.DEFAULT_BLOCK_NNZ`; CSR row blocks of at most
+    ``max_rows`` cells, or CSC gene blocks), so memory is one block plus a few numbers per cell, whatever the
+    number of cells. Counts are checked (non-negative integers) block by block. The sums are exact, so the
+    table equals :func:`cell_metrics` of the whole matrix.
+    """
+    from pbfidelity.io.singlecell import DEFAULT_BLOCK_NNZ
+
+    max_nnz = max_nnz or DEFAULT_BLOCK_NNZ
+    n = src.n_obs
+    mito, ribo = np.asarray(mito, bool), np.asarray(ribo, bool)
+    if src.storage == "csc":  # gene blocks: every block adds into all cells
+        total, mt, rb = np.zeros(n), np.zeros(n), np.zeros(n)
+        n_genes = np.zeros(n, dtype=np.int64)
+        dtype = None
+        for blk in src.iter_column_blocks(max_nnz):
+            dtype = blk.data.dtype
+            _check_block(src, blk.data, blk.indices)
+            gene = np.repeat(np.arange(blk.start, blk.stop), np.diff(blk.indptr))
+            total += np.bincount(blk.indices, weights=blk.data, minlength=n)
+            n_genes += np.bincount(blk.indices, minlength=n)
+            for mask, acc in ((mito, mt), (ribo, rb)):
+                sel = mask[gene]
+                if sel.any():
+                    acc += np.bincount(blk.indices[sel], weights=blk.data[sel], minlength=n)
+        idx = np.flatnonzero(used)
+        frame = _metrics_frame(total[idx], n_genes[idx], mt[idx], rb[idx], dtype or np.dtype(np.float64))
+        return frame.set_index(idx)
+    parts = []
+    for blk in src.iter_blocks(max_nnz, max_rows):
+        src.check_values(blk.data, blk.start)
+        rows = blk.stop - blk.start
+        sel = np.flatnonzero(used[blk.start : blk.stop])
+        if sel.size == 0:
+            continue
+        row = np.repeat(np.arange(rows), np.diff(blk.indptr))
+        total = np.bincount(row, weights=blk.data, minlength=rows)
+        sums = []
+        for mask in (mito, ribo):
+            hit = mask[blk.indices]
+            sums.append(np.bincount(row[hit], weights=blk.data[hit], minlength=rows))
+        frame = _metrics_frame(total[sel], np.diff(blk.indptr)[sel], sums[0][sel], sums[1][sel], blk.data.dtype)
+        parts.append(frame.set_index(blk.start + sel))
+    if not parts:
+        return _metrics_frame(*(np.zeros(0),) * 4, np.dtype(np.float64)).set_index(np.zeros(0, np.int64))
+    return pd.concat(parts)
+
+
+def _check_block(src, data: np.ndarray, cells: np.ndarray) -> None:
+    """Raise the source's UserError if a value of a CSC block is not a non-negative integer (names its cell)."""
+    from pbfidelity.pseudobulk.kernels import first_bad_numpy
+
+    pos = first_bad_numpy(data)
+    if pos >= 0:
+        src.check_values(data, int(cells[pos]))
 
 
 def mad_bounds(values: np.ndarray, nmads: float) -> tuple[float, float]:

@@ -26,7 +26,10 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
         help="where the raw counts of .h5ad files are: 'X', 'raw' or a name in layers "
         "(default: layers['counts'], then .raw, then X)",
     )
-    p.add_argument("--chunk-size", type=int, default=20_000, help="cells read per chunk")
+    p.add_argument(
+        "--chunk-size", type=int, default=20_000,
+        help="most cells read per block (blocks are also bounded by their non-zeros)",
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from pbfidelity.io.singlecell import open_singlecell
     from pbfidelity.io.versions import write_versions
     from pbfidelity.qc.bulk import bulk_metrics, replicate_outliers
-    from pbfidelity.qc.cells import CellQCParams, cell_metrics, flag_cells
+    from pbfidelity.qc.cells import CellQCParams, flag_cells, stream_cell_metrics
     from pbfidelity.qc.genes import mito_ribo_masks
 
     rows = select_dataset(read_samplesheet(args.input), args.dataset, args.input)
@@ -115,11 +118,8 @@ def run(args: argparse.Namespace) -> int:
             used = np.zeros(src.n_obs, dtype=bool)
             for idx in members.values():
                 used[idx] = True
-            parts = []
-            for start, block in src.iter_chunks(args.chunk_size):
-                sel = np.flatnonzero(used[start : start + block.shape[0]])
-                parts.append(cell_metrics(block[sel], mito, ribo).set_index(start + sel))
-            per_cell = pd.concat(parts)
+            # blocks bounded by non-zeros (and --chunk-size cells): memory flat in the number of cells
+            per_cell = stream_cell_metrics(src, used, mito, ribo, max_rows=args.chunk_size)
             tables = []
             for sample, idx in members.items():
                 t = per_cell.loc[idx].reset_index(drop=True)
