@@ -24,19 +24,10 @@ class CellQCParams:
 def cell_metrics(X: sp.csr_matrix, mito: np.ndarray, ribo: np.ndarray) -> pd.DataFrame:
     """total_counts, n_genes, pct_mito and pct_ribo for the rows of a CSR block."""
     X = sp.csr_matrix(X)
-    total = np.asarray(X.sum(axis=1)).ravel().astype(np.float64)
-    n_genes = np.diff(X.indptr)
+    total = np.asarray(X.sum(axis=1)).ravel()
     mt = np.asarray(X[:, np.flatnonzero(mito)].sum(axis=1)).ravel() if mito.any() else np.zeros(X.shape[0])
     rb = np.asarray(X[:, np.flatnonzero(ribo)].sum(axis=1)).ravel() if ribo.any() else np.zeros(X.shape[0])
-    denom = np.where(total > 0, total, 1.0)
-    return pd.DataFrame(
-        {
-            "total_counts": total.astype(np.int64),
-            "n_genes": n_genes.astype(np.int64),
-            "pct_mito": 100.0 * mt / denom,
-            "pct_ribo": 100.0 * rb / denom,
-        }
-    )
+    return _metrics_frame(total, np.diff(X.indptr), mt, rb, X.dtype)
 
 
 def _sum_dtype(dtype: np.dtype) -> np.dtype:
