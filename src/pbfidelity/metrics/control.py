@@ -125,6 +125,7 @@ def compare_with_control(
         summary["note"] = f"{len(samples)} pair(s) with both halves; no floor computed"
         return pd.DataFrame(columns=CONTROL_COLUMNS), summary
     both = np.vstack([xa, xb])
+    xa, xb = both[: len(samples)], both[len(samples) :]  # views: one copy of the halves' counts
     factors = tmm_factors(both) if normalisation == "tmm_logcpm" else None
     logx = np.log1p(cpm(both, factors))
     la, lb = logx[: len(samples)], logx[len(samples) :]
@@ -170,7 +171,7 @@ def compare_with_control(
         depth = min(xb_.sum(), xp_.sum(), xa[i].sum(), xb[i].sum())
         dm_pair.append(_pair_distance(thin(xb_, depth, trng), thin(xp_, depth, trng)))
         dm_ctrl.append(_pair_distance(thin(xa[i], depth, trng), thin(xb[i], depth, trng)))
-    del both, logx, la, lb, pe, sr  # not needed by the classifier below, which makes its own copies
+    del logx, la, lb, pe, sr  # not needed by the classifier below
     table["distance_pair_depth_matched"] = dm_pair
     table["distance_control_depth_matched"] = dm_ctrl
     ok = table.dropna(subset=["pearson_pair", "rmse_pair"])
@@ -200,14 +201,14 @@ def compare_with_control(
     )
     if classifier:
         release()  # the classifier allocates much: start it from a compact heap
-        summary.update(control_classifier(xa, xb, samples, obs_a, comp.dataset, seed, comp.genes))
+        del xa, xb
+        summary.update(control_classifier(both, samples, obs_a, comp.dataset, seed, comp.genes))
     summary["statement"] = floor_statement(summary)
     return table, summary
 
 
 def control_classifier(
-    xa: np.ndarray,
-    xb: np.ndarray,
+    halves: np.ndarray,
     samples: list[str],
     obs_a: pd.DataFrame,
     dataset: str,
@@ -215,7 +216,8 @@ def control_classifier(
     genes: pd.Index,
 ) -> dict:
     """Half A vs half B with the discriminate stage's classifier and validation (no permutations, no
-    baselines, no learning curve: the held-out AUROC and its interval are what the floor needs)."""
+    baselines, no learning curve: the held-out AUROC and its interval are what the floor needs).
+    ``halves``: counts of half A of every sample (in ``samples`` order), then of half B."""
     from pbfidelity.discriminate.analysis import DiscriminateParams, discriminate
     from pbfidelity.discriminate.profiles import ProfileSet
     from pbfidelity.errors import StageSkipped
@@ -233,7 +235,7 @@ def control_classifier(
         index=[f"{s}:A" for s in samples] + [f"{s}:B" for s in samples],
     )
     obs["n_cells"] = 0
-    ps = ProfileSet(dataset, np.vstack([xa, xb]), np.asarray(genes, dtype=str), obs, "halfsplit")
+    ps = ProfileSet(dataset, halves, np.asarray(genes, dtype=str), obs, "halfsplit")
     if np.unique(donor).size < 3:
         return {"classifier_note": "fewer than 3 donors: no held-out AUROC for the control"}
     params = DiscriminateParams(n_permutations=0, learning_curve=(), baselines=False, seed=seed)

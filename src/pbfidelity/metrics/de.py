@@ -127,6 +127,7 @@ def run_deseq2(
         dds = DeseqDataSet(
             counts=cdf, metadata=meta, design=design, refit_cooks=True, inference=inference, quiet=True
         )
+        del cdf  # pydeseq2 holds its own copy of the counts
         dds.deseq2()
         stats = DeseqStats(
             dds, contrast=["modality", "bulk", "pseudobulk"], alpha=alpha, inference=inference, quiet=True
@@ -138,7 +139,7 @@ def run_deseq2(
     res = stats.results_df.reindex(names)
     # the fitted AnnData (counts, means, Cook's distances, hat diagonals: several profiles x genes arrays) sits
     # in reference cycles: free it now, not at some later collection while the next steps allocate
-    del dds, stats, cdf
+    del dds, stats
     release()
     point = point.reindex(names)
     res.index = pd.Index(genes, name="gene")
