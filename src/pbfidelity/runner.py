@@ -287,6 +287,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
 
     from pbfidelity.cli import dispatch
     from pbfidelity.io.preflight import check_run_options
+    from pbfidelity.memory import release
 
     rows = read_samplesheet(args.input, allow_parent_paths=not args.no_parent_paths)
     check_run_options(rows, label_column=args.label_column, sample_key=getattr(args, "sc_sample_key", None),
@@ -339,6 +340,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
         try:
             dispatch([*argv, "--quiet"] if args.quiet else argv)
         except StageSkipped as exc:
+            release()
             log.warning("stage %s [%s]: skipped: %s", stage, ds, exc)
             if stage in ("qc", "pseudobulk") and ds is not None:
                 ctx.skipped[ds] = str(exc)
@@ -346,6 +348,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
             continue
         except UserError as exc:
             raise UserError(f"stage {stage}{'' if ds is None else f' [{ds}]'}: {exc}") from exc
+        release()  # one process runs every stage: hand the previous stage's freed memory back before the next
         if stage != "report":
             mark_done(argv, inputs)
         summary["steps"].append({"stage": stage, "dataset": ds, "status": "done", "command": ["pbfidelity", *argv]})

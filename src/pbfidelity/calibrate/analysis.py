@@ -22,7 +22,7 @@ import pandas as pd
 from pbfidelity.calibrate.counts import calibrated_logcpm, logcpm_to_counts
 from pbfidelity.calibrate.models import Calibration, fit_calibration, identity_calibration, select_calibration
 from pbfidelity.discriminate.analysis import evaluation_rows
-from pbfidelity.discriminate.crossval import cross_validate
+from pbfidelity.discriminate.crossval import cross_validate, parallel_map
 from pbfidelity.discriminate.depth import depth_match
 from pbfidelity.discriminate.folds import BOOTSTRAP_STREAM, donor_folds, rng_for
 from pbfidelity.discriminate.models import XGB_DEFAULT, XGBParams, logistic_model, xgboost_model
@@ -46,7 +46,7 @@ class CalibrateParams:
     seed: int = 42
     xgb: XGBParams = XGB_DEFAULT
     depth_match: str = "paired"
-    threads: int = 1  # folds fitted concurrently; results identical
+    threads: int = 1  # methods (and folds) fitted concurrently; results identical
 
 
 @dataclass
@@ -151,24 +151,35 @@ def calibrate(ps: ProfileSet, params: CalibrateParams | None = None) -> Calibrat
     pair_table = pairs.assign(fold=folds[pairs["bulk"].to_numpy()])
     pair_table["r_raw"] = _pearson_rows(x[pairs["bulk"]], x[pairs["pb"]])
 
-    heldout: dict[str, np.ndarray] = {}
-    full_models: dict[str, Calibration] = {}
-    choices: dict[str, list[str]] = {}
-    for method in params.methods:
-        cal = _Calibrator(ps, x, method, params.ridge)
-        heldout[method] = cal.crossfit(all_rows, folds)
-        full_models[method] = cal.fit(all_rows)
-        choices[method] = list(cal.choices)
+    # the methods are independent: with threads they run concurrently (each fold loop then gets the rest)
+    inner_threads = max(1, params.threads // max(1, len(params.methods)))
 
-        def fold_data(train, test, cal=cal):
+    def one_method(method: str):
+        cal = _Calibrator(ps, x, method, params.ridge)
+        held = cal.crossfit(all_rows, folds)
+        full = cal.fit(all_rows)
+        picked = list(cal.choices)
+
+        def fold_data(train, test):
             inner = donor_folds(donors[train], params.n_folds, params.seed)
             return cal.crossfit(train, inner), cal.apply(cal.fit(train), test)
 
+        out = []
         for name, model in models.items():
             s = cross_validate(
-                x, y, folds, model, params.n_genes, params.seed, fold_data=fold_data, threads=params.threads
+                x, y, folds, model, params.n_genes, params.seed, fold_data=fold_data, threads=inner_threads
             ).scores
-            rows.append(_auroc_row(method, name, y, s, donors, params, ev))
+            out.append(_auroc_row(method, name, y, s, donors, params, ev))
+        return held, full, picked, out
+
+    heldout: dict[str, np.ndarray] = {}
+    full_models: dict[str, Calibration] = {}
+    choices: dict[str, list[str]] = {}
+    for method, (held, full, picked, method_rows) in zip(
+        params.methods, parallel_map(one_method, params.methods, params.threads), strict=True
+    ):
+        heldout[method], full_models[method], choices[method] = held, full, picked
+        rows += method_rows
         pair_table[f"r_{method}"] = _pearson_rows(x[pairs["bulk"]], heldout[method][pairs["pb"]])
 
     metrics = pd.DataFrame(rows)

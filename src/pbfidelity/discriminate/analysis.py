@@ -147,11 +147,12 @@ def learning_curve(
     rows = []
     ev = np.ones(len(y), dtype=bool) if evaluate is None else evaluate
     splits = splits or split_folds(x, folds)
+    # largest first (the cost grows with the genes): no lone long fit at the end; results back in size order
     fits = parallel_map(
         lambda size: cross_validate(x, y, folds, xgboost_model(params.xgb), size, params.seed, splits=splits),
-        sizes,
+        sizes[::-1],
         params.threads,
-    )
+    )[::-1]
     for size, cv in zip(sizes, fits, strict=True):
         ci = donor_bootstrap(
             y[ev], cv.scores[ev], donors[ev], params.n_bootstrap, rng_for(params.seed, BOOTSTRAP_STREAM)
