@@ -25,6 +25,7 @@ from pbfidelity import __version__
 from pbfidelity.cli import stage_available
 from pbfidelity.errors import StageSkipped, UserError
 from pbfidelity.io.samplesheet import SampleRow, datasets, read_samplesheet
+from pbfidelity.parallel import positive_int
 
 log = logging.getLogger("pbfidelity.runner")
 
@@ -383,7 +384,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export-plots", action="store_true",
                    help="static PNG copies of the report's plots in multiqc/multiqc_plots/ (Nextflow: "
                         "--multiqc_export_plots)")
-    p.add_argument("--threads", type=int, default=int(os.environ.get("PBF_THREADS", "1")),
+    p.add_argument("--threads", type=positive_int, default=int(os.environ.get("PBF_THREADS", "1")),
                    help="threads for the stages that use them (metrics DE, discriminate and calibrate folds and "
                    "permutations, ssl folds, enrich); results do not depend on it; default $PBF_THREADS or 1")
     p.add_argument("--stage-args", action="append", metavar="STAGE=ARGS",

@@ -10,29 +10,12 @@ import pytest
 
 from pbfidelity.calibrate.analysis import CalibrateParams, calibrate
 from pbfidelity.discriminate.analysis import DiscriminateParams, discriminate
-from pbfidelity.discriminate.crossval import parallel_map
 from pbfidelity.discriminate.profiles import select_profiles
 
 
 @pytest.fixture(scope="module")
 def profiles(sim_planted):
     return select_profiles(ad.read_h5ad(sim_planted[0]), "sim")
-
-
-def test_parallel_map_keeps_order_and_runs_concurrently():
-    import threading
-    import time
-
-    seen = set()
-
-    def f(i):
-        seen.add(threading.get_ident())
-        time.sleep(0.01)
-        return i * i
-
-    assert parallel_map(f, range(20), threads=2) == [i * i for i in range(20)]
-    assert len(seen) == 2
-    assert parallel_map(f, [], threads=2) == []
 
 
 def _tables(res) -> list[pd.DataFrame]:

@@ -22,7 +22,7 @@ import pandas as pd
 from pbfidelity.calibrate.counts import calibrated_logcpm, logcpm_to_counts
 from pbfidelity.calibrate.models import Calibration, fit_calibration, identity_calibration, select_calibration
 from pbfidelity.discriminate.analysis import evaluation_rows
-from pbfidelity.discriminate.crossval import cross_validate, parallel_map
+from pbfidelity.discriminate.crossval import cross_validate
 from pbfidelity.discriminate.depth import depth_match
 from pbfidelity.discriminate.folds import BOOTSTRAP_STREAM, donor_folds, rng_for
 from pbfidelity.discriminate.models import XGB_DEFAULT, XGBParams, logistic_model, xgboost_model
@@ -30,6 +30,7 @@ from pbfidelity.discriminate.profiles import ProfileSet
 from pbfidelity.discriminate.stats import donor_bootstrap
 from pbfidelity.errors import StageSkipped
 from pbfidelity.normalize import library_sizes
+from pbfidelity.parallel import parallel_map
 
 log = logging.getLogger("pbfidelity.calibrate")
 

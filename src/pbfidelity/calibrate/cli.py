@@ -147,9 +147,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.apply is not None:
         return _apply(args)
-    if args.n_folds < 2 or args.n_bootstrap < 1 or args.n_genes < 0 or args.ridge < 0 or args.threads < 1:
+    if args.n_folds < 2 or args.n_bootstrap < 1 or args.n_genes < 0 or args.ridge < 0:
         raise UserError(
-            "calibrate: --n-folds >= 2, --n-bootstrap >= 1, --n-genes >= 0, --ridge >= 0 and --threads >= 1 needed"
+            "calibrate: --n-folds >= 2, --n-bootstrap >= 1, --n-genes >= 0 and --ridge >= 0 needed"
         )
     params = CalibrateParams(
         methods=args.methods,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pbfidelity.discriminate.covariates import covariate_baseline, technical_covariates
-from pbfidelity.discriminate.crossval import cross_validate, parallel_map, split_folds, top_variance_genes
+from pbfidelity.discriminate.crossval import cross_validate, split_folds, top_variance_genes
 from pbfidelity.discriminate.depth import depth_match
 from pbfidelity.discriminate.folds import (
     BOOTSTRAP_STREAM,
@@ -51,6 +51,7 @@ from pbfidelity.discriminate.stats import (
     roc_points,
 )
 from pbfidelity.normalize import log1p_cpm
+from pbfidelity.parallel import parallel_map
 
 log = logging.getLogger("pbfidelity.discriminate")
 #: top genes (by mean |SHAP|) whose per-profile signed SHAP values are kept for the beeswarm view

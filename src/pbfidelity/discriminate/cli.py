@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 
 from pbfidelity.errors import StageSkipped, UserError
+from pbfidelity.parallel import add_threads_argument
 
 log = logging.getLogger("pbfidelity.discriminate")
 
@@ -52,13 +53,8 @@ def add_validation_arguments(p: argparse.ArgumentParser) -> None:
         help="pseudo-bulk method (obs pb_method) to compare with bulk; auto: proportion, else sum",
     )
     p.add_argument("--no-replicates", action="store_true", help="leave bootstrap pseudo-replicates out")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="threads: folds (and permutations) fitted concurrently, each model single-threaded, so the "
-        "results are identical for any value (Nextflow passes task.cpus)",
-    )
+    add_threads_argument(p, "folds, label permutations and learning-curve points fitted concurrently, each "
+                         "model single-threaded")
     p.add_argument(
         "--depth-match",
         choices=("paired", "min", "none"),

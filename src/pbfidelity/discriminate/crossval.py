@@ -6,36 +6,17 @@ each fold; held-out donors never influence what the model sees. Scores are poole
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 
 from pbfidelity.discriminate.models import FitPredict
+from pbfidelity.parallel import parallel_map
 
 #: given (train rows, test rows) return the (train, test) feature matrices over all genes; lets ``calibrate``
 #: transform pseudo-bulk inside each fold
 FoldData = Callable[[np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray]"]
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def parallel_map(fn: Callable[[T], R], items: Iterable[T], threads: int = 1) -> list[R]:
-    """``[fn(i) for i in items]`` on ``threads`` threads (joblib), results in input order.
-
-    Every task must be seeded by its own arguments and single-threaded inside (XGBoost ``nthread = 1``,
-    scikit-learn ``n_jobs = 1``): then the results do not depend on ``threads`` or on scheduling. XGBoost and
-    NumPy release the GIL, so threads use the cores without copying the data into worker processes.
-    """
-    items = list(items)
-    if threads <= 1 or len(items) <= 1:
-        return [fn(i) for i in items]
-    from joblib import Parallel, delayed
-
-    return list(Parallel(n_jobs=min(threads, len(items)), prefer="threads")(delayed(fn)(i) for i in items))
-
 
 @dataclass
 class CVResult:
@@ -95,7 +76,7 @@ def cross_validate(
 ) -> CVResult:
     """Fit ``model`` on each training fold, score its held-out donors; pool the out-of-fold scores.
 
-    ``threads`` > 1 fits the folds concurrently (:func:`parallel_map`); the result is identical. ``splits``
+    ``threads`` > 1 fits the folds concurrently (:func:`pbfidelity.parallel.parallel_map`); the result is identical. ``splits``
     (:func:`split_folds` of ``x`` and ``folds``, not with ``fold_data``) reuses the folds' gene variances.
 
     A training fold with a single class cannot be fitted; its held-out rows get the training-class rate.

@@ -14,6 +14,8 @@ import json
 import logging
 from pathlib import Path
 
+from pbfidelity.parallel import add_threads_argument
+
 log = logging.getLogger("pbfidelity.enrich")
 
 
@@ -58,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=10_000,
         help="donor sign flips (all 2^donors when fewer)",
     )
-    p.add_argument("--threads", type=int, default=1, help="threads for prerank")
+    add_threads_argument(p, "prerank permutations")
     p.add_argument("--top-n", type=int, default=10, help="top processes reported per query and direction")
     p.add_argument("--alpha", type=float, default=0.05, help="significance threshold on BH-adjusted p")
     p.add_argument("--seed", type=int, default=42, help="seed for prerank")
@@ -168,12 +170,11 @@ def run(args: argparse.Namespace) -> int:
     if (
         args.permutations < 1
         or args.flip_permutations < 1
-        or args.threads < 1
         or args.top_n < 1
         or not 0 < args.alpha < 1
     ):
         raise UserError(
-            "--permutations, --flip-permutations, --threads and --top-n must be >= 1 and --alpha in (0, 1)"
+            "--permutations, --flip-permutations and --top-n must be >= 1 and --alpha in (0, 1)"
         )
     if args.prerank_method == "donor-flip" and not args.profiles:
         raise UserError(

@@ -14,6 +14,8 @@ import json
 import logging
 from pathlib import Path
 
+from pbfidelity.parallel import add_threads_argument
+
 log = logging.getLogger("pbfidelity.metrics")
 
 
@@ -59,8 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--n-permutations", type=int, default=999, help="permutations of the matched-vs-unmatched test"
     )
-    p.add_argument("--n-cpus", "--threads", dest="n_cpus", type=int, default=1,
-                   help="processes/threads for the DE fit")
+    add_threads_argument(p, "the DE fit's gene chunks", 1, "--n-cpus")
     p.add_argument(
         "--de-method",
         choices=["deseq2-full", "deseq2-blocked"],
@@ -85,8 +86,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--lfc-threshold must be >= 0, got {args.lfc_threshold}")
     if args.spca_max_genes < 0 or args.min_count < 0:
         raise UserError("--spca-max-genes and --min-count must be >= 0")
-    if args.n_components < 1 or args.spca_alpha <= 0 or args.n_permutations < 0 or args.n_cpus < 1:
-        raise UserError("--n-components and --n-cpus must be >= 1, --spca-alpha > 0, --n-permutations >= 0")
+    if args.n_components < 1 or args.spca_alpha <= 0 or args.n_permutations < 0:
+        raise UserError("--n-components must be >= 1, --spca-alpha > 0, --n-permutations >= 0")
     if args.gene_annotation is not None and not args.gene_annotation.exists():
         raise UserError(f"{args.gene_annotation}: gene annotation file does not exist")
 
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         n_permutations=args.n_permutations,
         spca_max_genes=args.spca_max_genes,
         min_count=args.min_count,
-        n_cpus=args.n_cpus,
+        n_cpus=args.threads,
         de_method=args.de_method,
         seed=args.seed,
     )

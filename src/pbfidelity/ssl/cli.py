@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from pbfidelity.errors import StageSkipped, UserError
+from pbfidelity.parallel import add_threads_argument
 from pbfidelity.ssl.config import BASELINES, CONFIGS, METHODS
 
 log = logging.getLogger("pbfidelity.ssl")
@@ -80,13 +81,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, help="donor-grouped outer folds (default: config)")
     p.add_argument("--repeats", type=int, help="label subsets drawn per fraction and fold (default: config)")
     p.add_argument("--max-epochs", type=int, help="most pre-training epochs (default: config)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="outer folds run this many at a time in worker processes (CPU; each single-threaded, so the "
-        "tables are identical for any value; Nextflow passes task.cpus)",
-    )
+    add_threads_argument(p, "pre-training, label-fraction and modality tasks run this many at a time in worker "
+                         "processes, each single-threaded")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="torch device")
     p.add_argument("--no-checkpoints", action="store_true", help="do not write encoder checkpoints")
 
@@ -116,7 +112,7 @@ def _load(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("torch") is None:
         raise StageSkipped("torch is not installed; the ssl stage needs it: pip install 'pbfidelity[ssl]'")
-    for name in ("folds", "repeats", "max_epochs", "threads"):
+    for name in ("folds", "repeats", "max_epochs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     from pbfidelity.io.atomic import atomic_outdir
