@@ -18,6 +18,8 @@ from pydeseq2.utils import irls_solver
 from scipy.special import digamma, gammaln
 from scipy.stats import norm
 
+from pbfidelity.parallel import parallel_map
+
 CHUNK = 1024
 RIDGE = 1e-6
 
@@ -78,11 +80,7 @@ class DonorBlockInference(DefaultInference):
 
     def _chunks(self, g: int, fn):
         starts = list(range(0, g, CHUNK))
-        if self.n_cpus > 1 and len(starts) > 1:
-            from joblib import Parallel, delayed
-
-            return Parallel(n_jobs=self.n_cpus, backend="threading")(delayed(fn)(s, min(s + CHUNK, g)) for s in starts)
-        return [fn(s, min(s + CHUNK, g)) for s in starts]
+        return parallel_map(lambda s: fn(s, min(s + CHUNK, g)), starts, self.n_cpus)
 
     # -- inference methods ---------------------------------------------------------------------------
     def lin_reg_mu(self, counts, size_factors, design_matrix, min_mu):  # noqa: D102
