@@ -7,8 +7,10 @@ ru_maxrss of that process). The growth exponent of a stage is the log-log slope 
     python benchmarks/bench_pipeline.py --donors 25 50 100 300 --cells 100 --genes 20000 \\
         --stage-args 'metrics=--de-method deseq2-blocked'
 
-``--whole-job`` also runs the whole job as one ``pbfidelity run`` (one process, as a user runs it: imports paid
-once) and reports its wall time, CPU time, peak RSS and the per-stage seconds of ``execution_trace.tsv``.
+``--whole-job`` also runs the whole job as one ``pbfidelity run`` (as a user runs it) and reports its wall time,
+CPU time, the peak RSS of its largest process and of all its processes together (steps run side by side with
+``--max-parallel`` add up), and each stage's seconds, CPU seconds and peak RSS from ``execution_trace.tsv``.
+``--src OLD_CHECKOUT`` measures another source tree with the same venv, for before/after tables in one run.
 """
 
 from __future__ import annotations
@@ -25,16 +27,47 @@ from pathlib import Path
 STAGES = ["qc", "pseudobulk", "metrics", "discriminate", "calibrate", "deconvolve", "enrich", "ssl", "report"]
 
 
-def measured(cmd: list[str]) -> tuple[float, float, float, int]:
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants now (Linux /proc), MB."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(d)] = int(fields[1])
+        rss[int(d)] = int(fields[21])
+    tree, grew = {root}, True
+    while grew:
+        new = {p for p, pp in parent.items() if pp in tree} - tree
+        tree |= new
+        grew = bool(new)
+    return sum(rss.get(p, 0) for p in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, float, int, float]:
+    """wall s, CPU s, peak RSS of the largest single process (ru_maxrss) MB, exit status, and the peak of the
+    summed RSS of the process and its descendants (sampled every 0.2 s; steps that run side by side add up) MB."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak = 0.0
+    while True:
+        got, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if got:
+            break
+        if os.path.isdir("/proc"):
+            peak = max(peak, _tree_rss_mb(proc.pid))
+        time.sleep(0.2)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode() if proc.stderr else ""
     rc = os.waitstatus_to_exitcode(status)
     if rc != 0:
         sys.stderr.write(err[-2000:])
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, rc
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, rc, peak
 
 
 def _exponents(ns: list[int], vals: list[float]) -> str:
@@ -55,7 +88,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="'pbfidelity run --threads'")
     ap.add_argument("--whole-job", action="store_true", help="also time one 'pbfidelity run' of all stages")
     ap.add_argument("--no-per-stage", action="store_true", help="skip the per-stage processes")
+    ap.add_argument("--max-parallel", type=int, default=1, help="'pbfidelity run --max-parallel'")
+    ap.add_argument("--in-process", action="store_true", help="'pbfidelity run --in-process'")
+    ap.add_argument("--src", type=Path, help="run pbfidelity from this source tree (PYTHONPATH), e.g. an older "
+                    "commit's worktree for a before/after table; its run must know the options given")
+    ap.add_argument("--tag", default="", help="suffix of the job folders (several variants in one workdir)")
     a = ap.parse_args()
+    env = None
+    if a.src:
+        env = {**os.environ, "PYTHONPATH": str(a.src.resolve() / "src")}
     py = [sys.executable, "-m", "pbfidelity"]
     rows: dict[str, dict[int, tuple]] = {s: {} for s in a.stages}
     jobs: dict[int, tuple] = {}
@@ -68,37 +109,50 @@ def main() -> None:
         out = a.workdir / f"run{n}"
         base = [*py, "run", "--input", str(sim / "samplesheet.csv"), "--no-progress", "-q",
                 "--gene-sets", str(sim / "genesets.gmt"), "--label-column", "phenotype", "--threads", str(a.threads)]
+        if a.max_parallel != 1:
+            base += ["--max-parallel", str(a.max_parallel)]
+        if a.in_process:
+            base.append("--in-process")
         for sa in a.stage_args:
             base += ["--stage-args", sa]
         if a.whole_job:
-            job_dir = a.workdir / f"job{n}"
+            job_dir = a.workdir / f"job{n}{a.tag}"
             shutil.rmtree(job_dir, ignore_errors=True)
-            jobs[n] = measured([*base, "--outdir", str(job_dir)])
-            trace = (job_dir / "pipeline_info" / "execution_trace.tsv").read_text().splitlines()[1:]
+            jobs[n] = measured([*base, "--outdir", str(job_dir)], env)
+            lines = (job_dir / "pipeline_info" / "execution_trace.tsv").read_text().splitlines()
+            cols = lines[0].split("\t")
             job_stages[n] = {}
-            for line in trace:
-                stage, _, sec = line.split("\t")
-                job_stages[n][stage] = job_stages[n].get(stage, 0.0) + float(sec)
-            w, c, r, rc = jobs[n]
-            print(f"{n:>5} donors whole job     {w:8.1f} s {c:8.1f} CPU s {r:8.0f} MB{'' if rc == 0 else ' FAILED'}"
-                  f"  ({', '.join(f'{k} {v:.1f}' for k, v in job_stages[n].items())})", flush=True)
+            for line in lines[1:]:
+                rec = dict(zip(cols, line.split("\t"), strict=True))
+                old = job_stages[n].get(rec["stage"], (0.0, 0.0, 0.0))
+                job_stages[n][rec["stage"]] = (old[0] + float(rec["seconds"]),
+                                               old[1] + float(rec.get("cpu_seconds", "nan")),
+                                               max(old[2], float(rec.get("peak_rss_mb", "nan"))))
+            w, c, r, rc, tree = jobs[n]
+            print(f"{n:>5} donors whole job     {w:8.1f} s {c:8.1f} CPU s {r:8.0f} MB (largest process) "
+                  f"{tree:8.0f} MB (all processes){'' if rc == 0 else ' FAILED'}"
+                  f"  ({', '.join(f'{k} {v[0]:.1f}' for k, v in job_stages[n].items())})", flush=True)
         for stage in ([] if a.no_per_stage else a.stages):
             others = [s for s in STAGES if s != stage]
-            rows[stage][n] = measured([*base, "--outdir", str(out), "--skip-stages", *others])
-            w, c, r, rc = rows[stage][n]
+            rows[stage][n] = measured([*base, "--outdir", str(out), "--skip-stages", *others], env)
+            w, c, r, rc, _ = rows[stage][n]
             print(f"{n:>5} donors {stage:<13} {w:8.1f} s {c:8.1f} CPU s {r:8.0f} MB{'' if rc == 0 else ' FAILED'}",
                   flush=True)
     if jobs:
         ns = sorted(jobs)
-        print("\n| whole job (one `pbfidelity run`) | " + " | ".join(f"{n} donors" for n in ns) + " | exponents |")
+        print("\n| whole job (one `pbfidelity run`): s / CPU s / peak RSS MB | "
+              + " | ".join(f"{n} donors" for n in ns) + " | exponents (s) |")
         print("|---|" + "---|" * (len(ns) + 1))
         for stage in STAGES:
             vals = [job_stages[n].get(stage) for n in ns]
             if all(v is None for v in vals):
                 continue
-            print(f"| {stage} s | " + " | ".join("" if v is None else f"{v:.1f}" for v in vals) + " | "
-                  + _exponents(ns, [v or 0.0 for v in vals]) + " |")
-        for label, i, fmt in (("wall s", 0, "{:.1f}"), ("CPU s", 1, "{:.1f}"), ("peak RSS MB", 2, "{:.0f}")):
+            print(f"| {stage} | " + " | ".join("" if v is None else f"{v[0]:.1f} / {v[1]:.1f} / {v[2]:.0f}"
+                                               for v in vals) + " | "
+                  + _exponents(ns, [v[0] if v else 0.0 for v in vals]) + " |")
+        for label, i, fmt in (("wall s", 0, "{:.1f}"), ("CPU s", 1, "{:.1f}"),
+                              ("peak RSS MB, largest process", 2, "{:.0f}"),
+                              ("peak RSS MB, all processes", 4, "{:.0f}")):
             vals = [jobs[n][i] for n in ns]
             print(f"| **{label}** | " + " | ".join(fmt.format(v) for v in vals) + " | " + _exponents(ns, vals) + " |")
     if a.no_per_stage:

@@ -28,17 +28,22 @@ def test_two_runs_give_identical_tables(tmp_path, cli):
     write_simulation(sim, tmp_path / "in")
     runs = []
     out = tmp_path / "results"  # the same path both times: outputs may record where they were written
-    # run b uses two threads: folds, permutations, DE chunks and ssl tasks run concurrently, tables must not change
-    for name, threads in (("a", "1"), ("b", "2")):
+    # run a: every step in the runner's own process, one thread. Run b: each step in its own process, two steps
+    # side by side, two threads each (folds, permutations, DE chunks, ssl tasks run concurrently). Same tables.
+    for name, how in (("a", ["--threads", "1", "--in-process"]), ("b", ["--threads", "4", "--max-parallel", "2"])):
         cli("run", "--input", tmp_path / "in" / "samplesheet.csv", "--outdir", out, "--no-progress", "--seed", "7",
-            "--gene-sets", tmp_path / "in" / "genesets.gmt", "--label-column", "phenotype", "--threads", threads)
+            "--gene-sets", tmp_path / "in" / "genesets.gmt", "--label-column", "phenotype", *how)
         runs.append(_digests(out))
+        trace = (out / "pipeline_info" / "execution_trace.tsv").read_text().splitlines()
+        assert trace[0].split("\t") == ["stage", "dataset", "seconds", "cpu_seconds", "peak_rss_mb", "threads"]
+        assert {line.split("\t")[-1] for line in trace[1:]} == {"1" if name == "a" else "2"}
+        assert len(trace) == 10  # nine stages, one dataset
         out.rename(tmp_path / name)
     a, b = runs
     assert len(a) > 20
     assert a.keys() == b.keys()
     differing = sorted(k for k in a if a[k] != b[k])
-    # the run's own parameter records name the thread count; apart from it they agree
+    # the run's own parameter records name the thread count and parallel steps; apart from them they agree
     records = ("pipeline_info/run_summary.json", "report/multiqc_inputs/pbf_report_params_table_mqc.yaml")
     assert set(differing) <= set(records), differing
     for rel in records:
@@ -50,17 +55,17 @@ def _without_threads(doc):
     """``doc`` without any ``threads`` entry, ``--threads N`` or ``--param threads=N`` argument (the one parameter
     the runs differ in)."""
     if isinstance(doc, dict):
-        return {k: _without_threads(v) for k, v in doc.items() if k != "threads"}
+        return {k: _without_threads(v) for k, v in doc.items() if k not in ("threads", "max_parallel")}
     if isinstance(doc, list):
         out, skip = [], False
         for v in doc:
             if skip:
                 skip = False
                 continue
-            if v == "--threads":
+            if v in ("--threads", "--max-parallel"):
                 skip = True
                 continue
-            if isinstance(v, str) and v.startswith("threads="):  # the report's "--param threads=N"
+            if isinstance(v, str) and v.startswith(("threads=", "max_parallel=")):  # the report's "--param k=v"
                 if out and out[-1] == "--param":
                     out.pop()
                 continue

@@ -1,8 +1,10 @@
-"""Run the whole job locally, without Nextflow: every stage in the order of ``workflows/pbfidelity.nf``.
+"""Run the whole job locally, without Nextflow: every stage of ``workflows/pbfidelity.nf``, same DAG.
 
-The embedded runner is a plain sequential driver. For each step it builds the exact command line that the
-Nextflow module runs (``pbfidelity <stage> ...``), executes it in-process, and writes the layout the
-pipeline publishes: ``<outdir>/<stage>/<dataset>/...``, ``<outdir>/multiqc/``, ``<outdir>/pipeline_info/``.
+For each step the runner builds the exact command line that the Nextflow module runs (``pbfidelity <stage> ...``)
+and runs it in its own forked process, as Nextflow runs a task: the step's memory goes back to the system when
+it ends, and ``pipeline_info/execution_trace.tsv`` records its wall and CPU seconds and peak RSS. Steps whose
+inputs are ready run side by side up to ``--max-parallel`` (sharing ``--threads``). Outputs are published in
+the pipeline's layout: ``<outdir>/<stage>/<dataset>/...``, ``<outdir>/multiqc/``, ``<outdir>/pipeline_info/``.
 A dataset on which a stage cannot run (e.g. a single donor) is reported and skipped; the others go on.
 """
 
@@ -38,6 +40,7 @@ class RunContext:
     rows: list[SampleRow]
     outdir: Path
     skipped: dict[str, str] = field(default_factory=dict)  # dataset -> reason
+    threads: int = 1  # --threads of each step: the run's threads shared by the steps that run side by side
 
     @property
     def datasets(self) -> list[str]:
@@ -110,7 +113,7 @@ def _metrics(ctx: RunContext, ds: str) -> list[str]:
 
 def _threads(ctx: RunContext) -> list[str]:
     """``--threads`` for the stages that use it (Nextflow passes ``task.cpus``)."""
-    return ["--threads", str(getattr(ctx.args, "threads", 1) or 1)]
+    return ["--threads", str(ctx.threads)]
 
 
 def _discriminate(ctx: RunContext, ds: str) -> list[str]:
@@ -165,7 +168,7 @@ def _report(ctx: RunContext, ds: str) -> list[str]:
         argv.append("--export-plots")
     # the run's parameters for the report's params summary (run_summary.json is written after the report)
     for key, value in sorted(vars(ctx.args).items()):
-        if key.startswith("_") or key in ("command", "debug", "quiet", "no_progress"):
+        if key.startswith("_") or key in ("command", "debug", "quiet", "no_progress", "in_process"):
             continue
         if value is None or value is False or (isinstance(value, (list, str)) and not value):
             continue
@@ -282,13 +285,118 @@ def stage_args(values: list[str] | None) -> dict[str, list[str]]:
     return out
 
 
-def run_pipeline(args: argparse.Namespace) -> dict:
-    """Validate the samplesheet, run every available stage in order, return the run summary."""
-    from tqdm import tqdm
+#: what each stage reads from other stages of its dataset (``workflows/pbfidelity.nf``); report reads all
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "qc": (),
+    "pseudobulk": ("qc",),
+    "metrics": ("pseudobulk",),
+    "discriminate": ("pseudobulk",),
+    "calibrate": ("pseudobulk",),
+    "deconvolve": ("pseudobulk", "metrics"),
+    "enrich": ("metrics", "discriminate"),
+    "ssl": ("pseudobulk",),
+}
+
+
+@dataclass
+class _Step:
+    stage: str
+    dataset: str | None
+    deps: list[int]
+    record: dict | None = None  # the run_summary.json entry, once decided
+    trace: tuple | None = None
+
+
+@dataclass
+class _Running:
+    index: int
+    argv: list[str]
+    inputs: dict[str, str]
+    t0: float
+    pid: int
+    result_fd: int
+
+
+def plan_steps(stages: list[str], names: list[str]) -> list[_Step]:
+    """Steps in pipeline order with the indices of the steps each waits for."""
+    steps: list[_Step] = []
+    where: dict[tuple[str, str | None], int] = {}
+    for stage in stages:
+        per_dataset = stage != "report"
+        for ds in names if per_dataset else [None]:
+            deps = ([where[(d, ds)] for d in DEPENDS.get(stage, ()) if (d, ds) in where] if per_dataset
+                    else list(range(len(steps))))
+            where[(stage, ds)] = len(steps)
+            steps.append(_Step(stage, ds, deps))
+    return steps
+
+
+def _child(argv: list[str], write_fd: int) -> None:
+    """In the forked step process: run one stage command, send the outcome to the parent, exit."""
+    import signal
+    import sys
+    import traceback
 
     from pbfidelity.cli import dispatch
+
+    # a terminated step (another step failed, or Ctrl-C) unwinds, so atomic outputs clean up after themselves
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    code, outcome = 0, {"status": "done"}
+    try:
+        dispatch(argv)
+    except StageSkipped as exc:
+        code, outcome = 3, {"status": "skipped", "reason": str(exc)}
+    except UserError as exc:
+        code, outcome = 2, {"status": "error", "message": str(exc)}
+    except (KeyboardInterrupt, SystemExit) as exc:
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
+        outcome = {"status": "interrupted", "message": f"exit {code}"}
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent as an internal error
+        traceback.print_exc()
+        code, outcome = 1, {"status": "internal", "message": f"{type(exc).__name__}: {exc}"[:4000]}
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(write_fd, json.dumps(outcome).encode())
+        finally:
+            os._exit(code)
+
+
+def _start(argv: list[str]) -> tuple[int, int]:
+    """Fork a step process running ``argv``; returns (pid, read end of its result pipe)."""
+    import sys
+
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the step process
+        os.close(read_fd)
+        _child(argv, write_fd)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def _outcome(read_fd: int) -> dict:
+    chunks = []
+    while chunk := os.read(read_fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(read_fd)
+    try:
+        return json.loads(b"".join(chunks) or b"{}")
+    except json.JSONDecodeError:
+        return {}
+
+
+def run_pipeline(args: argparse.Namespace) -> dict:
+    """Validate the samplesheet, run every available stage (each step in its own process, independent steps
+    side by side up to ``--max-parallel``), return the run summary."""
+    import anndata  # noqa: F401 - imported once here, shared by every forked step process
+    import tqdm as tqdm_module
+    from tqdm import tqdm
+
     from pbfidelity.io.preflight import check_run_options
-    from pbfidelity.memory import release
 
     rows = read_samplesheet(args.input, allow_parent_paths=not args.no_parent_paths)
     check_run_options(rows, label_column=args.label_column, sample_key=getattr(args, "sc_sample_key", None),
@@ -297,69 +405,169 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     outdir = Path(args.outdir)
     ctx = RunContext(args=args, rows=rows, outdir=outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    steps: list[tuple[str, str | None]] = []
     notes: list[dict] = []
     skip = set(args.skip_stages or [])
     unknown = skip - {s for s, *_ in STEPS}
     if unknown:
         raise UserError(f"--skip-stages: unknown stage(s) {sorted(unknown)}; stages: {[s for s, *_ in STEPS]}")
-    for stage, _builder, per_dataset, _why in STEPS:
+    stages: list[str] = []
+    for stage, *_ in STEPS:
         if stage in skip:
             notes.append({"stage": stage, "status": "not run", "reason": "--skip-stages"})
             log.warning("stage %s: not run (--skip-stages)", stage)
-            continue
-        if not stage_available(stage):
+        elif not stage_available(stage):
             notes.append({"stage": stage, "status": "not available in this version"})
             log.warning("stage %s: not available in this version of pbfidelity; skipped", stage)
-            continue
-        steps += [(stage, ds) for ds in (datasets(rows) if per_dataset else [None])]
+        else:
+            stages.append(stage)
+    steps = plan_steps(stages, list(datasets(rows)))
     builders = {s: (b, why) for s, b, _p, why in STEPS}
     extra = stage_args(getattr(args, "stage_args", None))
+    inline = getattr(args, "in_process", False) or not hasattr(os, "fork")
+    threads = max(1, getattr(args, "threads", 1) or 1)
+    parallel = 1 if inline else max(1, min(getattr(args, "max_parallel", 1) or 1, threads))
+    ctx.threads = max(1, threads // parallel)  # fixed per run: commands (and run_summary.json) do not vary
     summary: dict = {"pbfidelity": __version__, "input": str(args.input), "outdir": str(outdir), "steps": notes}
-    trace: list[tuple[str, str, str]] = []
-    bar = tqdm(steps, desc="pbfidelity", unit="step", disable=args.no_progress)
-    for stage, ds in bar:
-        bar.set_postfix_str(f"{stage}{'' if ds is None else ' ' + ds}")
-        if ds is not None and ds in ctx.skipped:
-            summary["steps"].append({"stage": stage, "dataset": ds, "status": "skipped",
-                                     "reason": f"dataset skipped earlier: {ctx.skipped[ds]}"})
-            continue
-        builder, why_none = builders[stage]
-        argv = builder(ctx, ds or "")
-        if argv is None:
-            log.info("stage %s%s: not run (%s)", stage, "" if ds is None else f" [{ds}]", why_none)
-            summary["steps"].append({"stage": stage, "dataset": ds, "status": "not run", "reason": why_none})
-            continue
-        argv += extra.get(stage, [])
-        inputs = step_inputs(ctx, argv, ds) if stage != "report" else {}  # hashed once, before the step
-        if args.resume and stage != "report" and is_cached(argv, inputs):
-            log.info("stage %s%s: unchanged since the last run; skipped (--resume)", stage,
-                     "" if ds is None else f" [{ds}]")
-            summary["steps"].append({"stage": stage, "dataset": ds, "status": "cached"})
-            continue
-        t0 = time.perf_counter()
-        try:
-            dispatch([*argv, "--quiet"] if args.quiet else argv)
-        except StageSkipped as exc:
-            release()
-            log.warning("stage %s [%s]: skipped: %s", stage, ds, exc)
-            if stage in ("qc", "pseudobulk") and ds is not None:
-                ctx.skipped[ds] = str(exc)
-            summary["steps"].append({"stage": stage, "dataset": ds, "status": "skipped", "reason": str(exc)})
-            continue
-        except UserError as exc:
-            raise UserError(f"stage {stage}{'' if ds is None else f' [{ds}]'}: {exc}") from exc
-        release()  # one process runs every stage: hand the previous stage's freed memory back before the next
-        if stage != "report":
-            mark_done(argv, inputs)
-        summary["steps"].append({"stage": stage, "dataset": ds, "status": "done", "command": ["pbfidelity", *argv]})
-        trace.append((stage, ds or "", f"{time.perf_counter() - t0:.2f}"))
+    tqdm_module.tqdm.monitor_interval = 0  # no monitor thread in a process that forks
+    bar = tqdm(total=len(steps), desc="pbfidelity", unit="step", disable=args.no_progress)
+    running: dict[int, _Running] = {}
+    try:
+        while any(st.record is None for st in steps):
+            for i, st in enumerate(steps):
+                if len(running) >= parallel:
+                    break
+                if st.record is not None or i in {r.index for r in running.values()}:
+                    continue
+                if any(steps[d].record is None for d in st.deps):
+                    continue
+                launched = _launch(ctx, st, i, builders, extra, inline)
+                if isinstance(launched, _Running):
+                    running[launched.pid] = launched
+                    bar.set_postfix_str(f"{st.stage}{'' if st.dataset is None else ' ' + st.dataset}")
+                else:
+                    bar.update(1)
+            if running:
+                _reap(ctx, steps, running, wait=len(running) >= parallel or not _ready(steps, running))
+                bar.update(sum(1 for st in steps if st.record is not None) - bar.n)
+    except BaseException:
+        for r in running.values():  # stop the other steps; each cleans up its partial outputs
+            try:
+                os.kill(r.pid, 15)
+            except ProcessLookupError:
+                pass
+        for r in running.values():
+            os.waitpid(r.pid, 0)
+            os.close(r.result_fd)
+        raise
+    finally:
+        bar.close()
+    summary["steps"] += [st.record for st in steps if st.record]
     _collate_versions(outdir)
     info = outdir / "pipeline_info"
     (info / "run_summary.json").write_text(json.dumps(summary, indent=2))
     # timings vary run to run: kept apart (like Nextflow's trace) so run_summary.json is reproducible
-    (info / "execution_trace.tsv").write_text("stage\tdataset\tseconds\n" + "".join("\t".join(t) + "\n" for t in trace))
+    header = "stage\tdataset\tseconds\tcpu_seconds\tpeak_rss_mb\tthreads\n"
+    (info / "execution_trace.tsv").write_text(
+        header + "".join("\t".join(map(str, st.trace)) + "\n" for st in steps if st.trace))
     return summary
+
+
+def _ready(steps: list[_Step], running: dict[int, _Running]) -> bool:
+    busy = {r.index for r in running.values()}
+    return any(st.record is None and i not in busy and all(steps[d].record is not None for d in st.deps)
+               for i, st in enumerate(steps))
+
+
+def _launch(ctx: RunContext, st: _Step, index: int, builders: dict, extra: dict, inline: bool):
+    """Decide a step that needs no process (not run, cached, dataset skipped), or start it."""
+    from pbfidelity.memory import release
+
+    stage, ds = st.stage, st.dataset
+    if ds is not None and ds in ctx.skipped:
+        st.record = {"stage": stage, "dataset": ds, "status": "skipped",
+                     "reason": f"dataset skipped earlier: {ctx.skipped[ds]}"}
+        return None
+    builder, why_none = builders[stage]
+    argv = builder(ctx, ds or "")
+    if argv is None:
+        log.info("stage %s%s: not run (%s)", stage, "" if ds is None else f" [{ds}]", why_none)
+        st.record = {"stage": stage, "dataset": ds, "status": "not run", "reason": why_none}
+        return None
+    argv += extra.get(stage, [])
+    inputs = step_inputs(ctx, argv, ds) if stage != "report" else {}  # hashed once, before the step
+    if ctx.args.resume and stage != "report" and is_cached(argv, inputs):
+        log.info("stage %s%s: unchanged since the last run; skipped (--resume)", stage,
+                 "" if ds is None else f" [{ds}]")
+        st.record = {"stage": stage, "dataset": ds, "status": "cached"}
+        return None
+    cmd = [*argv, "--quiet"] if ctx.args.quiet else argv
+    t0 = time.perf_counter()
+    if not inline:
+        pid, fd = _start(cmd)
+        return _Running(index, argv, inputs, t0, pid, fd)
+    import resource
+
+    from pbfidelity.cli import dispatch
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    outcome: dict = {"status": "done"}
+    try:
+        dispatch(cmd)
+    except StageSkipped as exc:
+        outcome = {"status": "skipped", "reason": str(exc)}
+    except UserError as exc:
+        raise UserError(f"stage {stage}{'' if ds is None else f' [{ds}]'}: {exc}") from exc
+    finally:
+        release()  # one process runs every step: hand freed memory back before the next
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    _finish(ctx, st, argv, inputs, outcome, time.perf_counter() - t0, cpu, after.ru_maxrss / 1024)
+    return None
+
+
+def _reap(ctx: RunContext, steps: list[_Step], running: dict[int, _Running], wait: bool) -> None:
+    """Collect finished step processes (block for one when ``wait``)."""
+    while True:
+        finished = []
+        for pid in list(running):
+            got, status, ru = os.wait4(pid, 0 if wait and len(running) == 1 else os.WNOHANG)
+            if got:
+                finished.append((running.pop(pid), status, ru))
+        if finished or not wait:
+            break
+        time.sleep(0.05)
+    for r, status, ru in finished:
+        st = steps[r.index]
+        where = f"stage {st.stage}{'' if st.dataset is None else f' [{st.dataset}]'}"
+        outcome = _outcome(r.result_fd)
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            hint = " (out of memory?)" if sig == 9 else ""
+            raise UserError(f"{where}: the step process was killed by signal {sig}{hint}")
+        code = os.WEXITSTATUS(status)
+        if outcome.get("status") == "error":
+            raise UserError(f"{where}: {outcome.get('message', '')}")
+        if outcome.get("status") == "interrupted" or code == 130:
+            raise KeyboardInterrupt
+        if outcome.get("status") not in ("done", "skipped"):
+            raise RuntimeError(f"{where} failed (exit {code}): {outcome.get('message', 'no result')}")
+        _finish(ctx, st, r.argv, r.inputs, outcome, time.perf_counter() - r.t0, ru.ru_utime + ru.ru_stime,
+                ru.ru_maxrss / 1024)
+
+
+def _finish(ctx: RunContext, st: _Step, argv: list[str], inputs: dict[str, str], outcome: dict,
+            seconds: float, cpu: float, rss_mb: float) -> None:
+    stage, ds = st.stage, st.dataset
+    if outcome["status"] == "skipped":
+        log.warning("stage %s [%s]: skipped: %s", stage, ds, outcome["reason"])
+        if stage in ("qc", "pseudobulk") and ds is not None:
+            ctx.skipped[ds] = outcome["reason"]
+        st.record = {"stage": stage, "dataset": ds, "status": "skipped", "reason": outcome["reason"]}
+        return
+    if stage != "report":
+        mark_done(argv, inputs)
+    st.record = {"stage": stage, "dataset": ds, "status": "done", "command": ["pbfidelity", *argv]}
+    st.trace = (stage, ds or "", f"{seconds:.2f}", f"{cpu:.2f}", f"{rss_mb:.0f}", ctx.threads)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -387,6 +595,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=int(os.environ.get("PBF_THREADS", "1")),
                    help="threads for the stages that use them (metrics DE, discriminate and calibrate folds and "
                    "permutations, ssl folds, enrich); results do not depend on it; default $PBF_THREADS or 1")
+    p.add_argument("--max-parallel", type=positive_int, default=int(os.environ.get("PBF_MAX_PARALLEL", "1")),
+                   metavar="N", help="independent steps run side by side, at most N at once and at most --threads; "
+                   "the threads are shared (each step gets --threads / N); default $PBF_MAX_PARALLEL or 1")
+    p.add_argument("--in-process", action="store_true",
+                   help="run every step inside this process, one at a time (debugging; by default each step runs "
+                        "in its own forked process, which returns its memory when it ends)")
     p.add_argument("--stage-args", action="append", metavar="STAGE=ARGS",
                    help="extra options for one stage's command, like a Nextflow module's ext.args "
                         "(repeatable), e.g. --stage-args 'discriminate=--n-permutations 19'")
