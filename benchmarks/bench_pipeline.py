@@ -8,8 +8,8 @@ ru_maxrss of that process). The growth exponent of a stage is the log-log slope 
         --stage-args 'metrics=--de-method deseq2-blocked'
 
 ``--whole-job`` also runs the whole job as one ``pbfidelity run`` (as a user runs it) and reports its wall time,
-CPU time, the peak RSS of its largest process and of all its processes together (steps run side by side with
-``--max-parallel`` add up), and each stage's seconds, CPU seconds and peak RSS from ``execution_trace.tsv``.
+CPU time, the peak RSS of its largest process and the peak memory of all its processes together (summed PSS:
+pages a forked process shares with its parent count once; steps run side by side with ``--max-parallel`` add up), and each stage's seconds, CPU seconds and peak RSS from ``execution_trace.tsv``.
 ``--src OLD_CHECKOUT`` measures another source tree with the same venv, for before/after tables in one run.
 """
 
@@ -27,8 +27,21 @@ from pathlib import Path
 STAGES = ["qc", "pseudobulk", "metrics", "discriminate", "calibrate", "deconvolve", "enrich", "ssl", "report"]
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants now (Linux /proc), MB."""
+def _pss_kb(pid: int, rss_pages: int) -> float:
+    """Proportional set size of ``pid`` in kB (shared pages split among their sharers: forked step and ssl
+    worker processes share the parent's pages), or its RSS where smaps_rollup is unreadable."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return rss_pages * os.sysconf("SC_PAGE_SIZE") / 1024
+
+
+def _tree_memory_mb(root: int) -> float:
+    """Memory in use by ``root`` and all its descendants now (Linux /proc): summed PSS, MB."""
     parent: dict[int, int] = {}
     rss: dict[int, int] = {}
     for d in os.listdir("/proc"):
@@ -46,12 +59,12 @@ def _tree_rss_mb(root: int) -> float:
         new = {p for p, pp in parent.items() if pp in tree} - tree
         tree |= new
         grew = bool(new)
-    return sum(rss.get(p, 0) for p in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return sum(_pss_kb(p, rss.get(p, 0)) for p in tree) / 1024
 
 
 def measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, float, int, float]:
-    """wall s, CPU s, peak RSS of the largest single process (ru_maxrss) MB, exit status, and the peak of the
-    summed RSS of the process and its descendants (sampled every 0.2 s; steps that run side by side add up) MB."""
+    """wall s, CPU s, peak RSS of the largest single process (ru_maxrss) MB, exit status, and the peak memory of
+    the process and its descendants together (summed PSS sampled every 0.2 s; steps side by side add up) MB."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0.0
@@ -60,7 +73,7 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, flo
         if got:
             break
         if os.path.isdir("/proc"):
-            peak = max(peak, _tree_rss_mb(proc.pid))
+            peak = max(peak, _tree_memory_mb(proc.pid))
         time.sleep(0.2)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode() if proc.stderr else ""
@@ -130,7 +143,7 @@ def main() -> None:
                                                max(old[2], float(rec.get("peak_rss_mb", "nan"))))
             w, c, r, rc, tree = jobs[n]
             print(f"{n:>5} donors whole job     {w:8.1f} s {c:8.1f} CPU s {r:8.0f} MB (largest process) "
-                  f"{tree:8.0f} MB (all processes){'' if rc == 0 else ' FAILED'}"
+                  f"{tree:8.0f} MB (all processes, PSS){'' if rc == 0 else ' FAILED'}"
                   f"  ({', '.join(f'{k} {v[0]:.1f}' for k, v in job_stages[n].items())})", flush=True)
         for stage in ([] if a.no_per_stage else a.stages):
             others = [s for s in STAGES if s != stage]
@@ -152,7 +165,7 @@ def main() -> None:
                   + _exponents(ns, [v[0] if v else 0.0 for v in vals]) + " |")
         for label, i, fmt in (("wall s", 0, "{:.1f}"), ("CPU s", 1, "{:.1f}"),
                               ("peak RSS MB, largest process", 2, "{:.0f}"),
-                              ("peak RSS MB, all processes", 4, "{:.0f}")):
+                              ("peak memory MB, all processes (PSS)", 4, "{:.0f}")):
             vals = [jobs[n][i] for n in ns]
             print(f"| **{label}** | " + " | ".join(fmt.format(v) for v in vals) + " | " + _exponents(ns, vals) + " |")
     if a.no_per_stage:

@@ -34,13 +34,9 @@ def fidelity(
 
 def _profile_set(profiles: ad.AnnData, dataset: str | None, pb_method: str, replicates: bool):
     from pbfidelity.discriminate.profiles import dataset_names, select_profiles
-    from pbfidelity.errors import UserError
+    from pbfidelity.io.samplesheet import choose_dataset
 
-    names = list(dataset_names(profiles))
-    if dataset is None:
-        if len(names) != 1:
-            raise UserError(f"profiles hold datasets {names}; choose one with dataset=")
-        dataset = names[0]
+    dataset = choose_dataset(list(dataset_names(profiles)), dataset, "profiles", "dataset=")
     return select_profiles(profiles, dataset, pb_method, replicates)
 
 

@@ -71,3 +71,14 @@ def test_parent_paths_refused_on_request(tmp_path):
 def test_missing_samplesheet(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         read_samplesheet(tmp_path / "nope.csv")
+
+
+def test_choose_dataset_names_the_source_and_the_choices():
+    from pbfidelity.io.samplesheet import choose_dataset
+
+    assert choose_dataset(["a"], None, "x.tsv") == "a"
+    assert choose_dataset(["a", "b"], "b", "x.tsv") == "b"
+    with pytest.raises(UserError, match=r"x.tsv: holds datasets \['a', 'b'\]; choose one with --apply-dataset"):
+        choose_dataset(["a", "b"], None, "x.tsv", "--apply-dataset")
+    with pytest.raises(UserError, match=r"x.tsv: no dataset 'c' \(datasets: \['a', 'b'\]\)"):
+        choose_dataset(["a", "b"], "c", "x.tsv")

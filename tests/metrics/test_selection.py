@@ -40,7 +40,7 @@ def test_too_few_profiles_skip_and_dataset_choice(toy):
     two.obs["dataset"] = np.where(np.arange(two.n_obs) < 8, "a", "b")
     with pytest.raises(UserError, match="choose one with --dataset"):
         primary_comparison(two)
-    with pytest.raises(UserError, match="dataset 'zzz' not found"):
+    with pytest.raises(UserError, match=r"profiles: no dataset 'zzz' \(datasets: \['a', 'b'\]\)"):
         primary_comparison(two, dataset="zzz")
 
 

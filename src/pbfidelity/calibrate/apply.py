@@ -15,6 +15,7 @@ import pandas as pd
 
 from pbfidelity.calibrate.counts import logcpm_to_counts
 from pbfidelity.errors import UserError
+from pbfidelity.io.samplesheet import choose_dataset
 from pbfidelity.normalize import library_sizes, log1p_cpm
 
 
@@ -47,13 +48,7 @@ def read_gene_calibration(path, dataset: str | None = None, method: str | None =
     if method not in methods or f"slope_{method}" not in t.columns:
         raise UserError(f"{path}: no model for method '{method}'; it has {methods}")
     if "dataset" in t.columns:
-        names = list(dict.fromkeys(t["dataset"]))
-        if dataset is None:
-            if len(names) != 1:
-                raise UserError(f"{path}: holds datasets {names}; choose one with --apply-dataset")
-            dataset = names[0]
-        if dataset not in names:
-            raise UserError(f"{path}: no dataset '{dataset}'; it has {names}")
+        dataset = choose_dataset(list(dict.fromkeys(t["dataset"])), dataset, path, "--apply-dataset")
         t = t[t["dataset"] == dataset]
     vals = t[[f"intercept_{method}", f"slope_{method}"]].apply(pd.to_numeric, errors="coerce")
     bad = vals.isna().any(axis=1).to_numpy()

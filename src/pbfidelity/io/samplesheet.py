@@ -139,6 +139,17 @@ def read_samplesheet(path: str | Path, allow_parent_paths: bool = True) -> list[
     return out
 
 
+def choose_dataset(names: list[str], dataset: str | None, source: object, flag: str = "--dataset") -> str:
+    """``dataset`` when ``names`` has it, else the only name; one UserError naming ``source`` otherwise."""
+    if dataset is None:
+        if len(names) != 1:
+            raise UserError(f"{source}: holds datasets {names}; choose one with {flag}")
+        return names[0]
+    if dataset not in names:
+        raise UserError(f"{source}: no dataset '{dataset}' (datasets: {names})")
+    return dataset
+
+
 def datasets(rows: list[SampleRow]) -> dict[str, list[SampleRow]]:
     """Rows grouped by dataset, in order of first appearance."""
     grouped: dict[str, list[SampleRow]] = {}

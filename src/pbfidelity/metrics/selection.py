@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pbfidelity.errors import StageSkipped, UserError
+from pbfidelity.io.samplesheet import choose_dataset
 
 METHOD_PREFERENCE = ("proportion", "sum")
 
@@ -58,12 +59,7 @@ def primary_comparison(
     """Select the primary comparison of ``dataset`` (default: the only one) from a profiles AnnData."""
     obs = adata.obs
     names = sorted(obs["dataset"].astype(str).unique())
-    if dataset is None:
-        if len(names) != 1:
-            raise UserError(f"{source}: holds datasets {names}; choose one with --dataset")
-        dataset = names[0]
-    elif dataset not in names:
-        raise UserError(f"{source}: dataset '{dataset}' not found (present: {names})")
+    dataset = choose_dataset(names, dataset, source)
     in_ds = (obs["dataset"].astype(str) == dataset).to_numpy()
     modality = obs["modality"].astype(str).to_numpy()
     replicate = pd.to_numeric(_column(obs, "replicate", 0), errors="coerce").fillna(0).to_numpy()

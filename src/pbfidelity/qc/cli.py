@@ -60,17 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def select_dataset(rows, dataset: str | None, path: Path):
     """The rows of ``dataset`` (or of the only dataset)."""
-    from pbfidelity.errors import UserError
-    from pbfidelity.io.samplesheet import datasets
+    from pbfidelity.io.samplesheet import choose_dataset, datasets
 
     grouped = datasets(rows)
-    if dataset is None:
-        if len(grouped) > 1:
-            raise UserError(f"{path}: holds datasets {list(grouped)}; choose one with --dataset")
-        return next(iter(grouped.values()))
-    if dataset not in grouped:
-        raise UserError(f"{path}: no rows for dataset '{dataset}' (datasets: {list(grouped)})")
-    return grouped[dataset]
+    return grouped[choose_dataset(list(grouped), dataset, path)]
 
 
 def run(args: argparse.Namespace) -> int:
