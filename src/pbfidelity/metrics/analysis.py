@@ -40,6 +40,7 @@ class MetricsResult:
     summary: dict = field(default_factory=dict)
     pearson: np.ndarray | None = None
     profiles: pd.Index | None = None
+    donors: np.ndarray | None = None  # donor of each profile (rows of ``pearson``)
 
 
 def compute_metrics(
@@ -157,7 +158,8 @@ def compute_metrics(
         "gene_attribute_bias": attr_cat,
         "gene_attribute_tests": attr_tests,
     }
-    return MetricsResult(tables=tables, summary=summary, pearson=pe, profiles=profiles)
+    return MetricsResult(tables=tables, summary=summary, pearson=pe, profiles=profiles,
+                         donors=obs["donor"].astype(str).to_numpy())
 
 
 def _kind_mean(kinds: pd.DataFrame, kind: str) -> float | None:

@@ -117,6 +117,35 @@ def write_gene_means(outdir: Path, pre: str, ds: str, bias: pd.DataFrame, de: pd
     )
 
 
+#: the report's box plot of pair correlations draws at most this many values per kind: evenly spaced order
+#: statistics (minimum and maximum included) when there are more; every pair is in correlation_pairs.tsv
+BOX_MAX_VALUES = 2000
+#: the correlation heatmap shows at most this many profiles: the profiles of evenly spaced donors when there
+#: are more (both modalities of each donor shown); every pair is in correlation_pairs.tsv
+HEATMAP_MAX_PROFILES = 200
+
+
+def order_statistics(values: np.ndarray, k: int) -> np.ndarray:
+    """``values`` sorted, or ``k`` evenly spaced order statistics of them (first and last included)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    if len(v) <= k:
+        return v
+    return v[np.round(np.linspace(0, len(v) - 1, k)).astype(int)]
+
+
+def heatmap_rows(donors: np.ndarray | None, n: int, max_profiles: int = HEATMAP_MAX_PROFILES) -> np.ndarray:
+    """Rows of the correlation heatmap: all ``n`` profiles, or those of evenly spaced donors (sorted by name)
+    so that at most ``max_profiles`` are shown."""
+    if n <= max_profiles or donors is None:
+        return np.arange(n)
+    names = np.unique(donors)
+    per_donor = n / len(names)
+    k = max(1, int(max_profiles // per_donor))
+    keep = set(names[np.round(np.linspace(0, len(names) - 1, min(k, len(names)))).astype(int)])
+    rows = np.flatnonzero(np.isin(donors, list(keep)))
+    return rows[:max_profiles]
+
+
 def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
     """Write every metrics section; returns the paths."""
     s, t = result.summary, result.tables
@@ -169,18 +198,25 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
         )
     )
     mp = t["matched_pairs"].set_index("sample")
+    kinds = t["correlation_pairs"]["kind"].to_numpy()
+    pear = t["correlation_pairs"]["pearson"].to_numpy()
+    box = {
+        k: order_statistics(pear[kinds == k], BOX_MAX_VALUES).tolist()
+        for k in ("matched", "unmatched", "within_bulk", "within_pseudobulk")
+        if (kinds == k).any()
+    }
+    box_thinned = any(int((kinds == k).sum()) > BOX_MAX_VALUES for k in box)
     out.append(
         write_mqc(
             outdir,
             f"{pre}_matched_box",
             f"Matched vs unmatched r ({ds})",
-            "Distribution of Pearson r of matched and unmatched bulk/pseudo-bulk pairs.",
+            "Distribution of Pearson r of matched and unmatched bulk/pseudo-bulk pairs"
+            + (f" (kinds with more than {BOX_MAX_VALUES:,} pairs drawn from {BOX_MAX_VALUES:,} evenly spaced "
+               "quantiles, minimum and maximum included; every pair is in correlation_pairs.tsv)."
+               if box_thinned else "."),
             "box",
-            {
-                k: t["correlation_pairs"].loc[t["correlation_pairs"]["kind"] == k, "pearson"].tolist()
-                for k in ("matched", "unmatched", "within_bulk", "within_pseudobulk")
-                if (t["correlation_pairs"]["kind"] == k).any()
-            },
+            box,
             {"xlab": "Pearson r"},
             **PARENT,
         )
@@ -197,14 +233,21 @@ def write_metrics_mqc(outdir: Path, result: MetricsResult) -> list[Path]:
                 **PARENT,
             )
         )
-    labels = [str(p) for p in result.profiles]
-    pe = np.round(result.pearson, 4)
+    rows = heatmap_rows(result.donors, len(result.profiles), HEATMAP_MAX_PROFILES)
+    labels = [str(result.profiles[i]) for i in rows]
+    pe = np.round(result.pearson[np.ix_(rows, rows)], 4)
+    shown = (
+        "all primary profiles (bulk and pseudo-bulk)"
+        if len(rows) == len(result.profiles)
+        else f"the {len(rows)} primary profiles of {len(np.unique(result.donors[rows]))} evenly spaced donors "
+        f"(of {len(result.profiles)} profiles; every pair is in correlation_pairs.tsv)"
+    )
     out.append(
         write_mqc(
             outdir,
             f"{pre}_heatmap",
             f"Correlation heatmap ({ds})",
-            "Pearson r of log-CPM between all primary profiles (bulk and pseudo-bulk).",
+            f"Pearson r of log-CPM between {shown}.",
             "heatmap",
             pe.tolist(),
             {"xlab": "profile", "ylab": "profile", "square": True},
