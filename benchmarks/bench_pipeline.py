@@ -137,10 +137,12 @@ def main() -> None:
             job_stages[n] = {}
             for line in lines[1:]:
                 rec = dict(zip(cols, line.split("\t"), strict=True))
-                old = job_stages[n].get(rec["stage"], (0.0, 0.0, 0.0))
-                job_stages[n][rec["stage"]] = (old[0] + float(rec["seconds"]),
-                                               old[1] + float(rec.get("cpu_seconds", "nan")),
-                                               max(old[2], float(rec.get("peak_rss_mb", "nan"))))
+                # traces of older versions have no cpu_seconds / peak_rss_mb columns: shown as nan
+                new = (float(rec["seconds"]), float(rec.get("cpu_seconds", "nan")),
+                       float(rec.get("peak_rss_mb", "nan")))
+                old = job_stages[n].get(rec["stage"])
+                job_stages[n][rec["stage"]] = new if old is None else (old[0] + new[0], old[1] + new[1],
+                                                                       max(old[2], new[2]))
             w, c, r, rc, tree = jobs[n]
             print(f"{n:>5} donors whole job     {w:8.1f} s {c:8.1f} CPU s {r:8.0f} MB (largest process) "
                   f"{tree:8.0f} MB (all processes, PSS){'' if rc == 0 else ' FAILED'}"

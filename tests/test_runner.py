@@ -120,3 +120,138 @@ def test_stage_args_are_split_per_stage_and_checked():
     for bad in ("discrimin=--x 1", "--n-permutations 19", "ssl=--methods 'scarf"):
         with pytest.raises(UserError, match="--stage-args"):
             stage_args([bad])
+
+
+def _stage_cli(stage):
+    import importlib
+
+    return importlib.import_module(f"pbfidelity.{stage}.cli")
+
+
+def test_a_failing_step_stops_the_step_beside_it_and_leaves_no_partial_output(tmp_path, monkeypatch, capsys):
+    """--max-parallel 2: metrics fails with a user error while calibrate runs beside it; the run exits 2 with
+    metrics' message, calibrate is stopped (SIGTERM) and removes its unfinished output."""
+    import time
+
+    from pbfidelity.cli import main
+    from pbfidelity.errors import UserError
+    from pbfidelity.io.atomic import atomic_outdir
+
+    write_simulation(simulate(SimulationParams(n_donors=3, cells_per_sample=60, n_genes=600)), tmp_path / "in")
+    out = tmp_path / "results"
+    started = tmp_path / "calibrate-started"
+
+    def slow_calibrate(args):
+        with atomic_outdir(args.outdir) as tmp:
+            (tmp / "half_written.tsv").write_text("x\n")
+            started.write_text("yes")
+            time.sleep(60)
+
+    def failing_metrics(args):
+        deadline = time.time() + 30
+        while not started.exists() and time.time() < deadline:  # fail only once calibrate is under way
+            time.sleep(0.05)
+        raise UserError("bad gene 'XYZ' in the profiles")
+
+    monkeypatch.setattr(_stage_cli("calibrate"), "run", slow_calibrate)
+    monkeypatch.setattr(_stage_cli("metrics"), "run", failing_metrics)
+    t0 = time.perf_counter()
+    code = main(["run", "--input", str(tmp_path / "in" / "samplesheet.csv"), "--outdir", str(out), "--no-progress",
+                 "--threads", "2", "--max-parallel", "2",
+                 "--skip-stages", "discriminate", "deconvolve", "enrich", "ssl", "report"])
+    err = capsys.readouterr().err
+    assert code == 2 and "stage metrics [sim]: bad gene 'XYZ' in the profiles" in err, err
+    assert "Traceback" not in err
+    assert time.perf_counter() - t0 < 45  # calibrate's 60 s sleep was cut short
+    assert started.exists()
+    assert not (out / "calibrate" / "sim" / "half_written.tsv").exists()
+    assert not list(out.rglob(".pbf-tmp-*"))
+
+
+def test_a_killed_step_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    from pbfidelity.cli import main
+
+    write_simulation(simulate(SimulationParams(n_donors=3, cells_per_sample=60, n_genes=600)), tmp_path / "in")
+    monkeypatch.setattr(_stage_cli("pseudobulk"), "run", lambda args: os.kill(os.getpid(), signal.SIGKILL))
+    code = main(["run", "--input", str(tmp_path / "in" / "samplesheet.csv"), "--outdir", str(tmp_path / "r"),
+                 "--no-progress", *SKIP_ANALYSES])
+    err = capsys.readouterr().err
+    assert code == 2 and "stage pseudobulk [sim]: the step process was killed by signal 9 (out of memory?)" in err
+    assert "Traceback" not in err
+
+
+_MEMORY_PROBE = """
+import resource, sys
+import numpy as np
+import pbfidelity.qc.cli as qc_cli
+from pbfidelity.cli import main
+
+real = qc_cli.run
+
+def hungry(args):
+    block = np.ones(600 * 2**20 // 8)  # 600 MB, touched
+    assert block.sum() > 0
+    del block
+    return real(args)
+
+qc_cli.run = hungry
+code = main(sys.argv[1:])
+print("RUNNER_MAXRSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+raise SystemExit(code)
+"""
+
+
+@pytest.mark.parametrize("mode", ["forked", "in-process"])
+def test_a_step_s_memory_stays_in_its_own_process(tmp_path, mode):
+    """Each step runs in a forked process: a step that holds 600 MB leaves the runner's own peak far below that
+    (and execution_trace.tsv records it on the step); with --in-process the runner itself reaches it."""
+    import subprocess
+    import sys
+
+    write_simulation(simulate(SimulationParams(n_donors=3, cells_per_sample=60, n_genes=600)), tmp_path / "in")
+    out = tmp_path / "r"
+    argv = ["run", "--input", str(tmp_path / "in" / "samplesheet.csv"), "--outdir", str(out), "--no-progress",
+            *SKIP_ANALYSES] + (["--in-process"] if mode == "in-process" else [])
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, *argv], capture_output=True, text=True, check=True)
+    runner_mb = float(proc.stdout.split("RUNNER_MAXRSS_MB")[1].split()[0])
+    trace = (out / "pipeline_info" / "execution_trace.tsv").read_text().splitlines()
+    qc_mb = float(dict(zip(trace[0].split("\t"), trace[1].split("\t"), strict=True))["peak_rss_mb"])
+    assert qc_mb >= 600
+    if mode == "forked":
+        assert runner_mb < 450, runner_mb
+    else:
+        assert runner_mb >= 600, runner_mb
+
+
+def test_a_step_s_log_records_reach_the_caller_once(tmp_path, monkeypatch, capsys, caplog):
+    """A forked step's log records are relayed to the runner's process: its handlers (stderr, pytest's caplog, a
+    notebook's) see each record once, in order, even when a step logs more than a pipe holds before it ends."""
+    import logging
+
+    from pbfidelity.cli import main
+
+    write_simulation(simulate(SimulationParams(n_donors=3, cells_per_sample=60, n_genes=600)), tmp_path / "in")
+    qc_cli = _stage_cli("qc")
+    real = qc_cli.run
+
+    def chatty_qc(args):
+        lg = logging.getLogger("pbfidelity.qc")
+        for i in range(2000):  # ~150 KB of records: more than a pipe's buffer
+            lg.info("filler %d %s", i, "x" * 50)
+        lg.warning("gene %r counted twice in %s", "MT-CO1", "sc.h5ad")
+        return real(args)
+
+    monkeypatch.setattr(qc_cli, "run", chatty_qc)
+    with caplog.at_level("INFO", logger="pbfidelity"):
+        code = main(["run", "--input", str(tmp_path / "in" / "samplesheet.csv"), "--outdir", str(tmp_path / "r"),
+                     "--no-progress", *SKIP_ANALYSES])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.count("[pbfidelity WARNING] gene 'MT-CO1' counted twice in sc.h5ad") == 1, err[-2000:]
+    mine = [r for r in caplog.records if r.name == "pbfidelity.qc"]
+    assert [r.getMessage() for r in mine if r.levelno == logging.INFO and r.getMessage().startswith("filler")] == [
+        f"filler {i} {'x' * 50}" for i in range(2000)]
+    assert [r.levelname for r in mine if "counted twice" in r.getMessage()] == ["WARNING"]

@@ -91,7 +91,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING if getattr(args, "quiet", False) else logging.INFO
     root = logging.getLogger("pbfidelity")
     root.setLevel(level)
-    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+    # a runner step process relays its records to the runner (pbfidelity.runner._RelayHandler) instead
+    if not any(isinstance(h, _StderrHandler) or getattr(h, "pbf_relay", False) for h in root.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("[pbfidelity %(levelname)s] %(message)s"))
         root.addHandler(handler)

@@ -314,7 +314,10 @@ class _Running:
     inputs: dict[str, str]
     t0: float
     pid: int
-    result_fd: int
+    result_fd: int  # the step's messages: its log records as they happen, then its outcome
+    buf: bytes = b""
+    outcome: dict = field(default_factory=dict)
+    eof: bool = False
 
 
 def plan_steps(stages: list[str], names: list[str]) -> list[_Step]:
@@ -331,8 +334,55 @@ def plan_steps(stages: list[str], names: list[str]) -> list[_Step]:
     return steps
 
 
+def _send(fd: int, message: dict) -> None:
+    data = (json.dumps(message) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+class _RelayHandler(logging.Handler):
+    """In a step process: hand each log record to the parent, which logs it through its own handlers (its
+    stderr, a caller's handlers, pytest's caplog), so a step's warnings reach whoever ran the pipeline."""
+
+    pbf_relay = True
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc_text = logging.Formatter().formatException(record.exc_info) if record.exc_info else record.exc_text
+        _send(self.fd, {"log": {"name": record.name, "levelno": record.levelno, "msg": record.getMessage(),
+                                "exc_text": exc_text}})
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - the parent is gone: drop it
+        pass
+
+
+def _relay(r: _Running) -> None:
+    """Read what a step process has sent so far (blocks only when nothing is there); re-log its records."""
+    data = os.read(r.result_fd, 1 << 16)
+    if not data:
+        r.eof = True
+        return
+    *lines, r.buf = (r.buf + data).split(b"\n")
+    for line in lines:
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "log" in message:
+            rec = message["log"]
+            logging.getLogger(rec["name"]).handle(logging.makeLogRecord({
+                "name": rec["name"], "levelno": rec["levelno"], "levelname": logging.getLevelName(rec["levelno"]),
+                "msg": rec["msg"], "args": None, "exc_text": rec.get("exc_text")}))
+        elif "outcome" in message:
+            r.outcome = message["outcome"]
+
+
 def _child(argv: list[str], write_fd: int) -> None:
-    """In the forked step process: run one stage command, send the outcome to the parent, exit."""
+    """In the forked step process: run one stage command with its log records relayed to the parent, send the
+    outcome, exit."""
     import signal
     import sys
     import traceback
@@ -341,6 +391,9 @@ def _child(argv: list[str], write_fd: int) -> None:
 
     # a terminated step (another step failed, or Ctrl-C) unwinds, so atomic outputs clean up after themselves
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    logger = logging.getLogger("pbfidelity")
+    logger.handlers = [_RelayHandler(write_fd)]
+    logger.propagate = False  # the parent's copy of each record propagates there, once
     code, outcome = 0, {"status": "done"}
     try:
         dispatch(argv)
@@ -358,13 +411,15 @@ def _child(argv: list[str], write_fd: int) -> None:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
-            os.write(write_fd, json.dumps(outcome).encode())
+            _send(write_fd, {"outcome": outcome})
+        except OSError:
+            pass
         finally:
             os._exit(code)
 
 
 def _start(argv: list[str]) -> tuple[int, int]:
-    """Fork a step process running ``argv``; returns (pid, read end of its result pipe)."""
+    """Fork a step process running ``argv``; returns (pid, read end of its message pipe)."""
     import sys
 
     read_fd, write_fd = os.pipe()
@@ -378,15 +433,17 @@ def _start(argv: list[str]) -> tuple[int, int]:
     return pid, read_fd
 
 
-def _outcome(read_fd: int) -> dict:
-    chunks = []
-    while chunk := os.read(read_fd, 1 << 16):
-        chunks.append(chunk)
-    os.close(read_fd)
-    try:
-        return json.loads(b"".join(chunks) or b"{}")
-    except json.JSONDecodeError:
-        return {}
+def _stop(running: dict[int, _Running]) -> None:
+    """Terminate step processes (each cleans up its partial outputs) and wait for them."""
+    for r in running.values():
+        os.close(r.result_fd)  # a step blocked on a full pipe gets EPIPE instead of waiting for us
+        try:
+            os.kill(r.pid, 15)
+        except ProcessLookupError:
+            pass
+    for r in running.values():
+        os.waitpid(r.pid, 0)
+    running.clear()
 
 
 def run_pipeline(args: argparse.Namespace) -> dict:
@@ -450,14 +507,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
                 _reap(ctx, steps, running, wait=len(running) >= parallel or not _ready(steps, running))
                 bar.update(sum(1 for st in steps if st.record is not None) - bar.n)
     except BaseException:
-        for r in running.values():  # stop the other steps; each cleans up its partial outputs
-            try:
-                os.kill(r.pid, 15)
-            except ProcessLookupError:
-                pass
-        for r in running.values():
-            os.waitpid(r.pid, 0)
-            os.close(r.result_fd)
+        _stop(running)  # the other steps
         raise
     finally:
         bar.close()
@@ -526,20 +576,32 @@ def _launch(ctx: RunContext, st: _Step, index: int, builders: dict, extra: dict,
 
 
 def _reap(ctx: RunContext, steps: list[_Step], running: dict[int, _Running], wait: bool) -> None:
-    """Collect finished step processes (block for one when ``wait``)."""
+    """Relay the step processes' log records; collect finished ones (block for one when ``wait``)."""
+    import select
+
     while True:
+        listening = {r.result_fd: r for r in running.values() if not r.eof}
+        if listening:
+            ready, _, _ = select.select(list(listening), [], [], 0.05 if wait else 0)
+            for fd in ready:
+                _relay(listening[fd])
+        elif wait:
+            time.sleep(0.05)
         finished = []
         for pid in list(running):
-            got, status, ru = os.wait4(pid, 0 if wait and len(running) == 1 else os.WNOHANG)
+            got, status, ru = os.wait4(pid, os.WNOHANG)
             if got:
-                finished.append((running.pop(pid), status, ru))
+                r = running.pop(pid)
+                while not r.eof:
+                    _relay(r)
+                os.close(r.result_fd)
+                finished.append((r, status, ru))
         if finished or not wait:
             break
-        time.sleep(0.05)
     for r, status, ru in finished:
         st = steps[r.index]
         where = f"stage {st.stage}{'' if st.dataset is None else f' [{st.dataset}]'}"
-        outcome = _outcome(r.result_fd)
+        outcome = r.outcome
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             hint = " (out of memory?)" if sig == 9 else ""
