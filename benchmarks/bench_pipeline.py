@@ -65,8 +65,11 @@ def _tree_memory_mb(root: int) -> float:
 def measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, float, int, float]:
     """wall s, CPU s, peak RSS of the largest single process (ru_maxrss) MB, exit status, and the peak memory of
     the process and its descendants together (summed PSS sampled every 0.2 s; steps side by side add up) MB."""
+    import tempfile
+
+    errfile = tempfile.TemporaryFile()  # a file, not a pipe: a chatty job cannot block on a full pipe
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errfile, env=env)
     peak = 0.0
     while True:
         got, status, ru = os.wait4(proc.pid, os.WNOHANG)
@@ -76,7 +79,9 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, flo
             peak = max(peak, _tree_memory_mb(proc.pid))
         time.sleep(0.2)
     wall = time.perf_counter() - t0
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    errfile.seek(0)
+    err = errfile.read().decode(errors="replace")
+    errfile.close()
     rc = os.waitstatus_to_exitcode(status)
     if rc != 0:
         sys.stderr.write(err[-2000:])
