@@ -184,7 +184,7 @@ def test_a_killed_step_is_one_clear_error(tmp_path, monkeypatch, capsys):
 
 
 _MEMORY_PROBE = """
-import resource, sys
+import sys
 import numpy as np
 import pbfidelity.qc.cli as qc_cli
 from pbfidelity.cli import main
@@ -199,7 +199,10 @@ def hungry(args):
 
 qc_cli.run = hungry
 code = main(sys.argv[1:])
-print("RUNNER_MAXRSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM: this process's own peak; ru_maxrss would also count the process that forked it before exec
+# (a pytest worker that already holds gigabytes)
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print("RUNNER_MAXRSS_MB", hwm_kb / 1024)
 raise SystemExit(code)
 """
 
