@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,8 +66,6 @@ def _tree_memory_mb(root: int) -> float:
 def measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, float, int, float]:
     """wall s, CPU s, peak RSS of the largest single process (ru_maxrss) MB, exit status, and the peak memory of
     the process and its descendants together (summed PSS sampled every 0.2 s; steps side by side add up) MB."""
-    import tempfile
-
     errfile = tempfile.TemporaryFile()  # a file, not a pipe: a chatty job cannot block on a full pipe
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errfile, env=env)

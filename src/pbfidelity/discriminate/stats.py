@@ -48,6 +48,14 @@ def classification_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 
     }
 
 
+def _rows_by_label(labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Sorted unique labels and, for each, the indices of its rows in row order (one sort, not one scan per
+    label)."""
+    unique, inverse = np.unique(labels, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return unique, (np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1) if order.size else [])
+
+
 def donor_bootstrap(
     y: np.ndarray,
     score: np.ndarray,
@@ -60,9 +68,7 @@ def donor_bootstrap(
     y = np.asarray(y)
     score = np.asarray(score)
     donors = np.asarray(donors).astype(str)
-    unique, inverse = np.unique(donors, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")  # each donor's rows in row order, in one pass
-    rows_of = np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1) if order.size else []
+    unique, rows_of = _rows_by_label(donors)
     draws = {m: [] for m in METRICS}
     for _ in range(int(n_boot)):
         pick = rng.integers(0, unique.size, size=unique.size)
@@ -133,9 +139,7 @@ def paired_concordance_interval(
     samples = np.asarray(samples).astype(str)
     wins = 0.0
     n = 0
-    _, inverse = np.unique(samples, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")  # rows of each sample, in row order (one pass, not one per sample)
-    for rows in np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1):
+    for rows in _rows_by_label(samples)[1]:
         b, p = score[rows[y[rows]]], score[rows[~y[rows]]]
         if b.size == 0 or p.size == 0:
             continue
